@@ -1,0 +1,3 @@
+module github.com/ssmc-dev/ssmc
+
+go 1.26
