@@ -186,6 +186,18 @@ func (f *Func) AppendDeclared(op Op, attrs Attrs, t Type, args ...*Value) *Value
 	return v
 }
 
+// InsertDeclaredBefore adds a value with a given type just before pos (for
+// Param values that passes create).
+func (f *Func) InsertDeclaredBefore(pos *Value, op Op, attrs Attrs, t Type, args ...*Value) (*Value, error) {
+	i := slices.Index(f.Body, pos)
+	if i < 0 {
+		return nil, fmt.Errorf("InsertDeclaredBefore: %v is not in @%s", pos, f.Name)
+	}
+	v := f.AppendDeclared(op, attrs, t, args...)
+	f.Body = slices.Insert(f.Body[:len(f.Body)-1], i, v)
+	return v, nil
+}
+
 // Param adds a weight: a value bound to external storage by name.
 func (f *Func) Param(name string, t Type) *Value {
 	return f.AppendDeclared(OpParam, Attrs{"name": name}, t)
