@@ -10,10 +10,10 @@ import (
 // error) with the expectation.
 func TestInfer(t *testing.T) {
 	tests := []struct {
-		name  string
-		args  string // signature arguments
-		op    string // op application, without the result type
-		want  string // the result type, or "error: substring"
+		name string
+		args string // signature arguments
+		op   string // op application, without the result type
+		want string // the result type, or "error: substring"
 	}{
 		{"add broadcast", "%a: f32[B,1,4], %b: f32[3,1]", "Add(%a, %b)", "f32[B,3,4]"},
 		{"add dtype", "%a: f32[4], %b: i64[4]", "Add(%a, %b)", "error: dtypes differ"},
