@@ -273,12 +273,12 @@ func (f *Func) Clone() *Func {
 	g := &Func{Name: f.Name, ResultNames: slices.Clone(f.ResultNames), nextID: f.nextID}
 	m := make(map[*Value]*Value, len(f.Args)+len(f.Body))
 	for _, v := range f.Args {
-		w := &Value{ID: v.ID, Op: v.Op, Name: v.Name, Type: v.Type, Attrs: v.Attrs.Clone(), fn: g}
+		w := &Value{ID: v.ID, Op: v.Op, Name: v.Name, Type: v.Type, Attrs: v.Attrs.Clone(), Pos: v.Pos, fn: g}
 		m[v] = w
 		g.Args = append(g.Args, w)
 	}
 	for _, v := range f.Body {
-		w := &Value{ID: v.ID, Op: v.Op, Name: v.Name, Type: v.Type, Attrs: v.Attrs.Clone(), fn: g}
+		w := &Value{ID: v.ID, Op: v.Op, Name: v.Name, Type: v.Type, Attrs: v.Attrs.Clone(), Pos: v.Pos, fn: g}
 		w.Args = make([]*Value, len(v.Args))
 		for i, a := range v.Args {
 			if a != nil {

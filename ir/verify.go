@@ -3,6 +3,7 @@ package ir
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // VerifyError is one problem the verifier found, naming the function and
@@ -119,7 +120,7 @@ func VerifyFunc(f *Func) error {
 			}
 		}
 		if t, err := InferType(v); err != nil {
-			bad(v, "%v", err)
+			bad(v, "%s", strings.TrimPrefix(err.Error(), v.Op.String()+": "))
 		} else if !t.Equal(v.Type) {
 			bad(v, "type is %v, the op table gives %v", v.Type, t)
 		}

@@ -1,0 +1,112 @@
+package passes
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/ssmc-dev/ssmc/ir"
+)
+
+// Pass is one entry of the pipeline.
+type Pass struct {
+	// Name is the pass's name: its file, its -d flag and its testdata folder.
+	Name string
+	// Fn rewrites one function.
+	Fn func(c *Context, f *ir.Func) error
+	// Required passes cannot be disabled.
+	Required bool
+	// Doc is a one-line description for `ssmc passes`.
+	Doc string
+}
+
+// Constraint says pass A must run before pass B.
+type Constraint struct{ A, B string }
+
+// Pipeline is the ordered list of passes Run applies.
+var Pipeline = []Pass{
+	{Name: "canonicalize", Fn: canonicalize, Doc: "apply the canonicalization rule table to a fixed point"},
+	{Name: "constfold", Fn: constfold, Doc: "evaluate ops whose operands are all constants (or bound weights)"},
+	{Name: "cse", Fn: cse, Doc: "merge values computing the same op on the same operands"},
+	{Name: "dce", Fn: dce, Required: true, Doc: "remove values whose results are never used"},
+}
+
+// Constraints are the ordering rules of the pipeline, checked at start-up.
+var Constraints = []Constraint{
+	{"canonicalize", "constfold"}, // folding sees canonical forms
+	{"constfold", "cse"},          // folded constants can merge
+	{"cse", "dce"},                // CSE leaves dead duplicates behind
+}
+
+func init() {
+	if err := checkPipeline(Pipeline, Constraints); err != nil {
+		panic("passes: " + err.Error())
+	}
+}
+
+// checkPipeline checks that pass names are unique and the order obeys every
+// constraint.
+func checkPipeline(pipe []Pass, cons []Constraint) error {
+	pos := map[string]int{}
+	for i, p := range pipe {
+		if _, dup := pos[p.Name]; dup {
+			return fmt.Errorf("pass %s listed twice", p.Name)
+		}
+		if p.Fn == nil {
+			return fmt.Errorf("pass %s has no function", p.Name)
+		}
+		pos[p.Name] = i
+	}
+	for _, c := range cons {
+		a, okA := pos[c.A]
+		b, okB := pos[c.B]
+		if !okA || !okB {
+			return fmt.Errorf("constraint %s before %s names an unknown pass", c.A, c.B)
+		}
+		if a >= b {
+			return fmt.Errorf("pass %s must run before %s", c.A, c.B)
+		}
+	}
+	return nil
+}
+
+// Lookup returns the pass named name.
+func Lookup(name string) (Pass, bool) {
+	for _, p := range Pipeline {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return Pass{}, false
+}
+
+// Context is what a pass sees besides the function: the module (for its
+// weights), the options, and counters for the report.
+type Context struct {
+	Module  *ir.Module
+	Options Options
+	// Pass is the name of the running pass.
+	Pass string
+	// Counters counts events per pass run: rule hits ("rule/<name>"),
+	// fusions fired, values removed.
+	Counters map[string]int
+
+	folded map[string]string // constfold: fold key -> weight name
+}
+
+// Count adds n to counter name.
+func (c *Context) Count(name string, n int) {
+	if c.Counters == nil {
+		c.Counters = map[string]int{}
+	}
+	c.Counters[name] += n
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
