@@ -97,7 +97,8 @@ var builtinOps = [numBuiltinOps]*OpInfo{
 	OpCast: {Name: "Cast", Flags: Elementwise, Infer: inferCast,
 		Args:    []ArgSpec{{Name: "x"}},
 		Attrs:   []AttrSpec{{Name: "to", Kind: AttrDType, Required: true}},
-		Formula: "y = (to) x, rounding to nearest even"},
+		Formula: "y = (to) x: floats round to nearest even; float -> int truncates toward zero, " +
+			"saturating, NaN -> 0; int -> float rounds to nearest; anything -> bool is x != 0"},
 }
 
 // dtypeRule is a predicate on operand dtypes with a name for errors.

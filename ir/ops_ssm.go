@@ -21,7 +21,8 @@ import "fmt"
 //	h[b,d,n] = exp(dt·A[d,n]) · h[b,d,n] + dt · B[b,t,g(d),n] · u[b,t,d]
 //	y[b,t,d] = (sum_n h[b,d,n]·C[b,t,g(d),n] + D[d]·u[b,t,d]) · silu(z[b,t,d])
 //
-// starting from h0 (zeros when absent); y has u's dtype, the state is f32.
+// starting from h0 (zeros when absent); y has u's dtype, the state is f32
+// and is rounded to f32 after every step (y reads the rounded state).
 //
 // SelectiveStateUpdate is one step of the same recurrence, for decoding:
 // x, z, delta [Bt, Dm] (delta [Bt, H] in Mamba-2 form), B, C [Bt, N] or
@@ -105,7 +106,7 @@ func ScanShapes(v *Value) (ScanDims, error) {
 	switch {
 	case sd.Heads == 0:
 		if A.Shape.Rank() != 2 || A.Shape[0] != sd.Channels || !A.Shape[1].IsStatic() {
-			return sd, fmt.Errorf("A is %v, want [%v, N] (Mamba-1) ", A.Shape, sd.Channels)
+			return sd, fmt.Errorf("A is %v, want [%v, N] (Mamba-1)", A.Shape, sd.Channels)
 		}
 		sd.N = A.Shape[1].Off
 	case sd.Heads > 0:
@@ -207,7 +208,10 @@ func inferCausalConv(v *Value) (Type, error) {
 	}
 	d := x.Shape[2]
 	k, err := ConvKernel(w.Shape, d)
-	if err != nil || k < 1 {
+	if err != nil {
+		return Type{}, fmt.Errorf("CausalConv1d: %v", err)
+	}
+	if err := floatOperands(v, 1, 2, 3); err != nil {
 		return Type{}, fmt.Errorf("CausalConv1d: %v", err)
 	}
 	if b := v.Arg(2); b != nil && !b.Type.Shape.Equal(Shape{d}) {

@@ -53,7 +53,7 @@ func defineTensorOps() {
 	builtinOps[OpRMSNorm] = &OpInfo{Name: "RMSNorm", Infer: inferRMSNorm,
 		Args:    []ArgSpec{{Name: "x"}, {Name: "weight"}},
 		Attrs:   []AttrSpec{{Name: "eps", Kind: AttrFloat, Required: true}},
-		Formula: "y[..., i] = x[..., i] / sqrt(mean_j(x[..., j]^2) + eps) * weight[i] (accumulated in f32)"}
+		Formula: "y[..., i] = x[..., i] / sqrt(mean_j(x[..., j]^2) + eps) * weight[i] (accumulated in at least f32)"}
 	builtinOps[OpSoftmax] = &OpInfo{Name: "Softmax", Infer: inferSameFloat,
 		Args:    []ArgSpec{{Name: "x"}},
 		Attrs:   []AttrSpec{{Name: "axis", Kind: AttrInt, Default: int64(-1)}},
@@ -123,11 +123,11 @@ func matmulType(name string, a, b Type, transB bool) (Type, error) {
 		return Type{}, fmt.Errorf("%s: batch dims: %v", name, err)
 	}
 	out := append(batch, as[len(as)-2], bs[len(bs)-1])
+	if vecA { // drop M first, while it is second to last
+		out = slices.Delete(out, len(out)-2, len(out)-1)
+	}
 	if vecB {
 		out = slices.Delete(out, len(out)-1, len(out))
-	}
-	if vecA {
-		out = slices.Delete(out, len(out)-2, len(out)-1)
 	}
 	return TensorType(a.DType, out), nil
 }
@@ -328,7 +328,7 @@ func inferExpand(v *Value) (Type, error) {
 // covers.
 func ReduceAxes(v *Value, r int) ([]int, error) {
 	axes := v.Attrs.Ints("axes")
-	if axes == nil {
+	if _, present := v.Attrs["axes"]; !present {
 		all := make([]int, r)
 		for i := range all {
 			all[i] = i
@@ -393,9 +393,9 @@ func inferRMSNorm(v *Value) (Type, error) {
 // [C,K] and checks it has C channels.
 func ConvKernel(w Shape, c Dim) (int64, error) {
 	switch {
-	case len(w) == 2 && w[0] == c && w[1].IsStatic():
+	case len(w) == 2 && w[0] == c && w[1].IsStatic() && w[1].Off >= 1:
 		return w[1].Off, nil
-	case len(w) == 3 && w[0] == c && w[1] == StaticDim(1) && w[2].IsStatic():
+	case len(w) == 3 && w[0] == c && w[1] == StaticDim(1) && w[2].IsStatic() && w[2].Off >= 1:
 		return w[2].Off, nil
 	}
 	return 0, fmt.Errorf("weight %v is not a depthwise kernel [%v,1,K] or [%v,K]", w, c, c)
@@ -411,6 +411,9 @@ func inferConv1d(v *Value) (Type, error) {
 	if err != nil {
 		return Type{}, fmt.Errorf("Conv1d: %v", err)
 	}
+	if err := floatOperands(v, 1, 2); err != nil {
+		return Type{}, fmt.Errorf("Conv1d: %v", err)
+	}
 	if b := v.Arg(2); b != nil && (b.Type.Shape.Rank() != 1 || b.Type.Shape[0] != c) {
 		return Type{}, fmt.Errorf("Conv1d: bias %v, want [%v]", b.Type.Shape, c)
 	}
@@ -423,4 +426,14 @@ func inferConv1d(v *Value) (Type, error) {
 		return Type{}, fmt.Errorf("Conv1d: input too short")
 	}
 	return TensorType(x.DType, Shape{x.Shape[0], c, l}), nil
+}
+
+// floatOperands checks that the given operands, where present, are floats.
+func floatOperands(v *Value, idx ...int) error {
+	for _, i := range idx {
+		if a := v.Arg(i); a != nil && !a.Type.DType.IsFloat() {
+			return fmt.Errorf("%s is %v, want a float type", v.Op.Info().Args[i].Name, a.Type.DType)
+		}
+	}
+	return nil
 }

@@ -272,6 +272,9 @@ func BindShape(s Shape, sizes []int64, env map[string]int64) error {
 				return fmt.Errorf("dim %d: %v", i, err)
 			}
 			if n != sizes[i] {
+				if d.IsStatic() {
+					return fmt.Errorf("dim %d is %d, want %d", i, sizes[i], n)
+				}
 				return fmt.Errorf("dim %d is %d, want %v = %d", i, sizes[i], d, n)
 			}
 		}

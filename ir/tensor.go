@@ -49,8 +49,9 @@ func NewTensor(dt DType, shape []int64, data []byte) (*Tensor, error) {
 	return &Tensor{DType: dt, Shape: append([]int64(nil), shape...), Data: data}, nil
 }
 
-// TensorFromFloat64s encodes vals as a tensor of dtype dt (rounding to
-// nearest for f32/f16/bf16, truncating toward zero for integers).
+// TensorFromFloat64s encodes vals as a tensor of dtype dt: floats round
+// once to nearest even; integers truncate toward zero and saturate (NaN is
+// 0); bools are v != 0.
 func TensorFromFloat64s(dt DType, shape []int64, vals []float64) *Tensor {
 	sz := dt.Size()
 	data := make([]byte, len(vals)*sz)
@@ -62,15 +63,15 @@ func TensorFromFloat64s(dt DType, shape []int64, vals []float64) *Tensor {
 		case F64:
 			binary.LittleEndian.PutUint64(b, math.Float64bits(v))
 		case F16:
-			binary.LittleEndian.PutUint16(b, half.F32ToF16(float32(v)))
+			binary.LittleEndian.PutUint16(b, half.F32ToF16(roundToOddF32(v)))
 		case BF16:
-			binary.LittleEndian.PutUint16(b, half.F32ToBF16(float32(v)))
+			binary.LittleEndian.PutUint16(b, half.F32ToBF16(roundToOddF32(v)))
 		case I8:
-			b[0] = byte(int8(v))
+			b[0] = byte(int8(saturate(v, math.MinInt8, math.MaxInt8)))
 		case I32:
-			binary.LittleEndian.PutUint32(b, uint32(int32(v)))
+			binary.LittleEndian.PutUint32(b, uint32(int32(saturate(v, math.MinInt32, math.MaxInt32))))
 		case I64:
-			binary.LittleEndian.PutUint64(b, uint64(int64(v)))
+			binary.LittleEndian.PutUint64(b, uint64(saturate(v, math.MinInt64, math.MaxInt64)))
 		case Bool:
 			if v != 0 {
 				b[0] = 1
@@ -78,6 +79,34 @@ func TensorFromFloat64s(dt DType, shape []int64, vals []float64) *Tensor {
 		}
 	}
 	return &Tensor{DType: dt, Shape: append([]int64(nil), shape...), Data: data}
+}
+
+// roundToOddF32 narrows v to float32 rounding toward zero and setting the
+// last mantissa bit when inexact ("round to odd"). Rounding that result to
+// a format with at least two fewer mantissa bits (bf16, f16) gives the same
+// answer as rounding v directly: no double rounding.
+func roundToOddF32(v float64) float32 {
+	f := float32(v)
+	if math.IsNaN(v) || float64(f) == v {
+		return f
+	}
+	if math.Abs(float64(f)) > math.Abs(v) {
+		f = math.Nextafter32(f, 0)
+	}
+	return math.Float32frombits(math.Float32bits(f) | 1)
+}
+
+// saturate truncates v toward zero and clamps it to [lo, hi]; NaN is 0.
+func saturate(v float64, lo, hi int64) int64 {
+	switch {
+	case math.IsNaN(v):
+		return 0
+	case v <= float64(lo):
+		return lo
+	case v >= float64(hi):
+		return hi
+	}
+	return int64(v)
 }
 
 // TensorFromInt64s encodes integer values exactly (for i64 beyond 2^53).
