@@ -95,8 +95,8 @@ var builtinOps = [numBuiltinOps]*OpInfo{
 	OpTanh:     unary("Tanh", "y = tanh(x)", float),
 	OpRelu:     unary("Relu", "y = max(x, 0)", numeric),
 	OpCast: {Name: "Cast", Flags: Elementwise, Infer: inferCast,
-		Args:    []ArgSpec{{Name: "x"}},
-		Attrs:   []AttrSpec{{Name: "to", Kind: AttrDType, Required: true}},
+		Args:  []ArgSpec{{Name: "x"}},
+		Attrs: []AttrSpec{{Name: "to", Kind: AttrDType, Required: true}},
 		Formula: "y = (to) x: floats round to nearest even; float -> int truncates toward zero, " +
 			"saturating, NaN -> 0; int -> float rounds to nearest; anything -> bool is x != 0"},
 }
