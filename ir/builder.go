@@ -40,7 +40,11 @@ func (b *Builder) Op(op Op, attrs Attrs, args ...*Value) *Value {
 func (b *Builder) Tuple(op Op, attrs Attrs, args ...*Value) []*Value {
 	t := b.Op(op, attrs, args...)
 	if b.Err != nil {
-		return []*Value{b.placeholder(), b.placeholder(), b.placeholder(), b.placeholder()}
+		out := make([]*Value, maxTupleResults)
+		for i := range out {
+			out[i] = b.placeholder()
+		}
+		return out
 	}
 	out := make([]*Value, len(t.Type.Elems))
 	for i := range out {
@@ -48,6 +52,10 @@ func (b *Builder) Tuple(op Op, attrs Attrs, args ...*Value) []*Value {
 	}
 	return out
 }
+
+// maxTupleResults is how many placeholders Tuple returns after an error,
+// enough for any op's results.
+const maxTupleResults = 16
 
 // Param appends a weight reference.
 func (b *Builder) Param(name string, t Type) *Value { return b.F.Param(name, t) }

@@ -1,6 +1,9 @@
 package ir
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // The fused state-space ops. Layouts are channel-last: Bt is the batch, L
 // the sequence length, Dm the channels (d_inner), N the state size.
@@ -245,8 +248,8 @@ func inferLoRA(v *Value) (Type, error) {
 	if !xab.Shape.Equal(y.Shape) {
 		return Type{}, fmt.Errorf("LoRAMatMul: low-rank path gives %v, base %v", xab.Shape, y.Shape)
 	}
-	if v.FloatAttr("scale") != v.FloatAttr("scale") {
-		return Type{}, fmt.Errorf("LoRAMatMul: scale is NaN")
+	if sc := v.FloatAttr("scale"); math.IsNaN(sc) || math.IsInf(sc, 0) {
+		return Type{}, fmt.Errorf("LoRAMatMul: scale is %v", sc)
 	}
 	return y, nil
 }

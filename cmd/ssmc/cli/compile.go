@@ -3,6 +3,7 @@ package cli
 import (
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/ssmc-dev/ssmc/ir"
 	"github.com/ssmc-dev/ssmc/passes"
@@ -19,22 +20,34 @@ disable=PASS     skip a pass that is not required`
 
 var compileCmd = &command{
 	name:  "compile",
-	args:  "IN -o OUT [-d=SETTINGS] [--report]",
-	short: "compile a model to optimized IR",
+	args:  "IN -o OUT [--lora ADAPTER]... [-d=SETTINGS] [--report]",
+	short: "compile a model to an artifact (.ssmc) or optimized IR",
 	long: `
 Compile reads the model IN, verifies it, runs the pass pipeline (see
 'ssmc passes') and writes the optimized IR text to OUT. The output is
 replaced atomically; -o - writes to standard output.
 
-IN is an IR text file (.ir). ONNX models, safetensors checkpoints and
-checkpoint directories are recognized but refused until their importers
-land ("unsupported input kind").
+IN is a checkpoint folder (Hugging Face MambaForCausalLM or state-spaces
+mamba_ssm: config.json and model.safetensors or a sharded index) or an IR
+text file (.ir). A checkpoint compiles to a .ssmc artifact (the IR, the
+weights aligned for mapping, and metadata) that 'ssmc run' and the Go API
+load; with an OUT ending in .ir, or -, the optimized IR text is written
+instead. ONNX models are recognized but refused until their importer lands.
+
+--lora applies a PEFT LoRA adapter folder (adapter_config.json and
+adapter_model.safetensors); repeat it to stack adapters. An adapter key or
+target module that matches nothing is an error unless --allow-unmatched.
 
 Problems in IN are reported as file:line:col: message lines.`,
 	define: func(fs *flag.FlagSet) func(*ctx, []string) error {
 		out := fs.String("o", "", "write the optimized IR to `OUT` (- for standard output)")
 		debug := fs.String("d", "", debugFlagDoc)
 		showReport := fs.Bool("report", false, "print the pass report (ops before/after, time, events) to stderr")
+		var ck checkpointOptions
+		fs.Var(&ck.lora, "lora", "apply the PEFT LoRA adapter in `DIR` (repeatable)")
+		fs.BoolVar(&ck.allowUnmatched, "allow-unmatched", false, "warn instead of failing on adapter keys or targets that match no weight")
+		fs.BoolVar(&ck.decomposed, "decomposed", false, "import the checkpoint as plain ops (the fusion passes' input); needs --seq-len")
+		fs.IntVar(&ck.seqLen, "seq-len", 0, "fix the prefill length `L` (0: any length)")
 		return func(c *ctx, args []string) error {
 			if len(args) != 1 {
 				return usagef("compile takes one input, got %d", len(args))
@@ -45,6 +58,12 @@ Problems in IN are reported as file:line:col: message lines.`,
 			opts, err := passes.ParseDebug(*debug)
 			if err != nil {
 				return usagef("%v", err)
+			}
+			if isDir(args[0]) {
+				return compileCheckpoint(c, args[0], *out, ck, opts, *showReport)
+			}
+			if len(ck.lora) > 0 || ck.decomposed {
+				return usagef("--lora and --decomposed apply to checkpoint folders only")
 			}
 			m, rep, err := compileFile(c, args[0], opts)
 			if err != nil {
@@ -84,4 +103,32 @@ func compileFile(c *ctx, path string, opts passes.Options) (*ir.Module, *passes.
 		return nil, nil, fmt.Errorf("internal error: the optimized IR of %s does not verify: %w", path, err)
 	}
 	return m, rep, nil
+}
+
+// compileCheckpoint imports a checkpoint folder (with its adapters), runs
+// the pipeline and writes an artifact, or IR text for OUT *.ir or -.
+func compileCheckpoint(c *ctx, dir, out string, ck checkpointOptions, opts passes.Options, showReport bool) error {
+	lc, err := loadCheckpoint(dir, ck)
+	if err != nil {
+		return err
+	}
+	defer lc.model.Close()
+	for _, w := range lc.warnings {
+		fmt.Fprintf(c.stderr, "ssmc: warning: %s\n", w)
+	}
+	m := lc.model.Module
+	rep, err := passes.Run(m, opts)
+	if err != nil {
+		return fmt.Errorf("compiling %s: %w", dir, err)
+	}
+	if err := ir.Verify(m); err != nil {
+		return fmt.Errorf("internal error: the optimized IR of %s does not verify: %w", dir, err)
+	}
+	if showReport || opts.Time || opts.RuleStats {
+		fmt.Fprint(c.stderr, rep.String())
+	}
+	if out == "-" || strings.HasSuffix(out, ".ir") {
+		return writeOutput(c, out, []byte(ir.Print(m)))
+	}
+	return saveArtifact(out, dir, lc, m)
 }

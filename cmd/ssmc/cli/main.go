@@ -36,7 +36,7 @@ type ctx struct {
 // commands returns the command table, in the order `ssmc help` lists it.
 func commands() []*command {
 	return []*command{
-		compileCmd, demoCmd, fmtCmd, verifyCmd, passesCmd, opsCmd, helpCmd, versionCmd,
+		compileCmd, inspectCmd, runCmd, benchCmd, demoCmd, fmtCmd, verifyCmd, passesCmd, opsCmd, helpCmd, versionCmd,
 	}
 }
 

@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ssmc-dev/ssmc/importers/hf"
+	"github.com/ssmc-dev/ssmc/importers/peft"
+	"github.com/ssmc-dev/ssmc/ir"
+	"github.com/ssmc-dev/ssmc/runtime/artifact"
+)
+
+// stringList is a repeatable string flag (--lora A --lora B).
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// checkpointOptions are the compile flags that apply to checkpoints.
+type checkpointOptions struct {
+	lora           stringList
+	allowUnmatched bool
+	decomposed     bool
+	seqLen         int
+}
+
+// loadedCheckpoint is a checkpoint built into IR, with what inspect and the
+// artifact's metadata report about it.
+type loadedCheckpoint struct {
+	model    *hf.Model
+	adapters []string
+	warnings []string
+}
+
+// loadCheckpoint reads a Hugging Face / state-spaces checkpoint folder and
+// the LoRA adapters to apply to it.
+func loadCheckpoint(dir string, o checkpointOptions) (*loadedCheckpoint, error) {
+	cfg, err := hf.LoadConfig(dir)
+	if err != nil {
+		return nil, err
+	}
+	shapes := map[string][]int64{}
+	for _, w := range cfg.Weights() {
+		shapes[w.Name] = w.Shape
+	}
+	lc := &loadedCheckpoint{}
+	var adapters []peft.Adapter
+	for _, a := range o.lora {
+		res, err := peft.Load(a, shapes, peft.Options{AllowUnmatched: o.allowUnmatched})
+		if err != nil {
+			return nil, err
+		}
+		if len(res.Replacements) > 0 {
+			return nil, fmt.Errorf("%s: modules_to_save (full replacement weights) are not supported yet", a)
+		}
+		adapters = append(adapters, res.Adapters...)
+		lc.adapters = append(lc.adapters, a)
+		lc.warnings = append(lc.warnings, res.Warnings...)
+	}
+	m, err := hf.Load(dir, hf.Options{Adapters: adapters, Decomposed: o.decomposed, SeqLen: o.seqLen})
+	if err != nil {
+		return nil, err
+	}
+	lc.model = m
+	lc.warnings = append(lc.warnings, m.Warnings...)
+	return lc, nil
+}
+
+// saveArtifact writes the compiled module with its metadata.
+func saveArtifact(path, source string, lc *loadedCheckpoint, m *ir.Module) error {
+	cfg, err := json.Marshal(lc.model.Config)
+	if err != nil {
+		return err
+	}
+	meta := artifact.Meta{Producer: "ssmc " + version(), Source: filepath.Base(source), Config: cfg, Adapters: lc.adapters}
+	for _, t := range lc.model.Tensors {
+		if t.DType != "F32" {
+			meta.Dtype = strings.ToLower(t.DType)
+			break
+		}
+	}
+	if meta.Dtype == "" {
+		meta.Dtype = "f32"
+	}
+	return artifact.Save(path, m, meta)
+}
+
+// isDir reports whether path is a directory.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}

@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/ssmc-dev/ssmc"
+)
+
+var runCmd = &command{
+	name:  "run",
+	args:  "MODEL.ssmc --tokens 1,2,3 [-n 16] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--logits-out FILE]",
+	short: "generate tokens with a compiled model",
+	long: `
+Run loads a compiled model and generates -n tokens after the prompt given as
+token ids (--tokens), printing the generated ids, comma-separated, as they
+come. --batch runs several prompts (separated by ';') one after another.
+With --logits-out FILE it instead writes the logits of every prompt
+position as JSON {"shape": [L, V], "logits": [...]} and generates nothing.
+
+Decoding is greedy unless --temperature > 0; --top-k, --top-p,
+--repetition-penalty, --seed and --stop refine sampling.`,
+	define: func(fs *flag.FlagSet) func(*ctx, []string) error {
+		toks := fs.String("tokens", "", "the prompt as comma-separated token `ids`")
+		batch := fs.String("batch", "", "several prompts: `ids;ids;...`")
+		n := fs.Int("n", 16, "number of tokens to generate")
+		var g ssmc.GenerateOptions
+		fs.Float64Var(&g.Temperature, "temperature", 0, "sampling temperature (0: greedy)")
+		fs.IntVar(&g.TopK, "top-k", 0, "keep the K most likely tokens (0: all)")
+		fs.Float64Var(&g.TopP, "top-p", 0, "nucleus sampling threshold (0: off)")
+		fs.Float64Var(&g.RepetitionPenalty, "repetition-penalty", 0, "penalty > 1 for tokens already seen")
+		seed := fs.Uint64("seed", 0, "sampling seed")
+		stop := fs.String("stop", "", "comma-separated token ids that end generation")
+		logitsOut := fs.String("logits-out", "", "write the prompt's logits as JSON to `FILE` (- for stdout)")
+		return func(c *ctx, args []string) error {
+			if len(args) != 1 {
+				return usagef("run takes one model, got %d", len(args))
+			}
+			var prompts [][]int
+			switch {
+			case *toks != "" && *batch != "":
+				return usagef("give --tokens or --batch, not both")
+			case *toks != "":
+				p, err := parseIDs(*toks)
+				if err != nil {
+					return usagef("--tokens: %v", err)
+				}
+				prompts = [][]int{p}
+			case *batch != "":
+				for _, part := range strings.Split(*batch, ";") {
+					p, err := parseIDs(part)
+					if err != nil {
+						return usagef("--batch: %v", err)
+					}
+					prompts = append(prompts, p)
+				}
+			default:
+				return usagef("missing --tokens (text prompts need a model with a tokenizer)")
+			}
+			stops, err := parseIDs(*stop)
+			if err != nil && *stop != "" {
+				return usagef("--stop: %v", err)
+			}
+			g.MaxTokens, g.Seed, g.Stop = *n, *seed, stops
+			m, err := ssmc.Load(args[0])
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			s, err := m.NewSession(ssmc.SessionOptions{})
+			if err != nil {
+				return err
+			}
+			ctx := context.Background()
+			if *logitsOut != "" {
+				if len(prompts) != 1 {
+					return usagef("--logits-out takes one prompt")
+				}
+				l, err := s.PrefillAll(ctx, prompts[0])
+				if err != nil {
+					return err
+				}
+				data, err := json.Marshal(struct {
+					Shape  []int     `json:"shape"`
+					Logits []float32 `json:"logits"`
+				}{[]int{len(prompts[0]), m.VocabSize()}, l})
+				if err != nil {
+					return err
+				}
+				return writeOutput(c, *logitsOut, append(data, '\n'))
+			}
+			for _, p := range prompts {
+				sep := ""
+				for tok, err := range s.Generate(ctx, p, g) {
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(c.stdout, "%s%d", sep, tok)
+					sep = ","
+				}
+				fmt.Fprintln(c.stdout)
+			}
+			return nil
+		}
+	},
+}
+
+// parseIDs parses "1,2,3" into token ids.
+func parseIDs(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("bad token id %q", f)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no token ids")
+	}
+	return out, nil
+}
