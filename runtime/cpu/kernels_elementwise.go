@@ -414,46 +414,66 @@ func intRange(dt ir.DType) (lo, hi int64) {
 	return math.MinInt64, math.MaxInt64
 }
 
+// exp2Frac[j] holds the bits of 2^(j/32) rounded to float32.
+var exp2Frac = func() (t [32]uint32) {
+	for j := range t {
+		t[j] = math.Float32bits(float32(math.Exp2(float64(j) / 32)))
+	}
+	return t
+}()
+
+// exp32's fast path covers [expMin, expMax]: there the result is a normal
+// f32 and 2^(k>>5) has an exponent in range.
+const (
+	expMin = -87.33654 // just above ln(2^-126)
+	expMax = 88.71     // k = round(x·32/ln2) ≤ 4095
+)
+
+// The constants of exp32.
+const (
+	expScale = 32 * 1.44269504088896341     // 32/ln2
+	expHi    = 0.693359375 / 32             // 9 significant bits: k·expHi is exact
+	expLo    = -2.12194440054690583e-4 / 32 // ln2/32 - expHi
+	expMagic = 12582912                     // 1.5·2^23: adding it rounds to an integer
+)
+
 // exp32 returns e^x in float32 arithmetic, within about 2 ulp of the
-// correctly rounded result: x = k·ln2 + r with |r| ≤ ln2/2 (ln2 split in
-// two so k·ln2hi is exact), e^r from its Taylor polynomial of degree 7
-// (truncation error below 1e-8 relative), scaled by 2^k through the
-// exponent bits. Results below the smallest normal f32 flush to 0;
-// overflow gives +Inf and NaN stays NaN.
+// correctly rounded result. With k = round(x·32/ln2) (rounded by adding
+// 1.5·2^23, whose float32 spacing is 1):
+//
+//	x = k·ln2/32 + r,  |r| ≤ ln2/64   (ln2/32 split in two so k·hi is exact)
+//	e^x = 2^(k>>5) · 2^((k&31)/32) · e^r
+//
+// with 2^(j/32) from a table, scaled by adding k>>5 to its exponent bits,
+// and e^r from its Taylor polynomial of degree 3 (truncation error below
+// 1e-9 relative). Outside [expMin, expMax] (subnormal results, overflow,
+// NaN) it rounds math.Exp.
 func exp32(x float32) float32 {
-	const (
-		log2e = 1.44269504088896341
-		ln2hi = 0.693359375 // 9 significant bits: k·ln2hi is exact for |k| ≤ 2^15
-		ln2lo = -2.12194440054690583e-4
-	)
-	switch {
-	case x != x:
-		return x
-	case x > 88.72283:
-		return float32(math.Inf(1))
-	case x < -87.33654:
-		return 0
+	if !(x >= expMin && x <= expMax) { // also NaN
+		return float32(math.Exp(float64(x)))
 	}
-	t := x * log2e
-	if t < 0 {
-		t -= 0.5
-	} else {
-		t += 0.5
-	}
-	ki := int32(t) // round half away from zero: k in [-126, 128]
-	k := float32(ki)
-	r := (x - k*ln2hi) - k*ln2lo
-	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
-	if ki > 127 {
-		return p * 2 * math.Float32frombits(uint32(ki-1+127)<<23)
-	}
-	return p * math.Float32frombits(uint32(ki+127)<<23)
+	t := float32(x*expScale) + expMagic
+	kf := t - expMagic
+	k := math.Float32bits(t) - math.Float32bits(expMagic) // k in [-4032, 4095], two's complement
+	r := (x - kf*expHi) - kf*expLo
+	p := (1 + r) + r*r*(0.5+r*(1.0/6))
+	return p * math.Float32frombits(exp2Frac[k&31]+uint32(int32(k)>>5)<<23)
 }
 
-// expInPlace replaces each x[i] by exp32(x[i]).
+// expInPlace replaces each x[i] by exp32(x[i]), with exp32's body inlined
+// (Go does not inline it).
 func expInPlace(x []float32) {
 	for i, a := range x {
-		x[i] = exp32(a)
+		if !(a >= expMin && a <= expMax) {
+			x[i] = float32(math.Exp(float64(a)))
+			continue
+		}
+		t := float32(a*expScale) + expMagic
+		kf := t - expMagic
+		k := math.Float32bits(t) - math.Float32bits(expMagic)
+		r := (a - kf*expHi) - kf*expLo
+		p := (1 + r) + r*r*(0.5+r*(1.0/6))
+		x[i] = p * math.Float32frombits(exp2Frac[k&31]+uint32(int32(k)>>5)<<23)
 	}
 }
 
@@ -467,6 +487,22 @@ func siluInPlace(x []float32) {
 	}
 }
 
-// softplus32 is log(1 + e^x) rounded to float32 (x itself above 20),
-// through float64 math.
-func softplus32(x float32) float32 { return float32(softplus64(float64(x))) }
+// softplus32 is log(1 + e^x) in float32 arithmetic, within a few ulp:
+//
+//	softplus(x) = max(x, 0) + log1p(u),  u = e^-|x| in (0, 1]   (exp32)
+//	log1p(u) = 2·atanh(s) = 2·(s + s³/3 + s⁵/5 + ...),  s = u/(2+u) in (0, 1/3]
+//
+// summing the series to s^15 (the rest is below 2e-9 relative).
+func softplus32(x float32) float32 {
+	if x != x {
+		return x
+	}
+	u := exp32(-abs32(x))
+	s := u / (2 + u)
+	z := s * s
+	p := 2 + z*(2.0/3+z*(2.0/5+z*(2.0/7+z*(2.0/9+z*(2.0/11+z*(2.0/13+z*(2.0/15)))))))
+	return max(x, 0) + s*p
+}
+
+// abs32 is |x|.
+func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }

@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"encoding/binary"
 	"math"
 
 	"github.com/ssmc-dev/ssmc/internal/half"
@@ -38,20 +39,75 @@ func (w weight) row(buf []float32, start, n int) []float32 {
 	case ir.F32:
 		return w.f32[start : start+n]
 	case ir.BF16:
-		src := w.raw[2*start : 2*(start+n)]
-		dst := buf[:n]
-		for i := range dst {
-			dst[i] = math.Float32frombits(uint32(src[2*i])<<16 | uint32(src[2*i+1])<<24)
-		}
-		return dst
+		bf16Row(buf[:n], w.raw[2*start:2*(start+n)])
 	default:
-		src := w.raw[2*start : 2*(start+n)]
-		dst := buf[:n]
-		for i := range dst {
-			dst[i] = half.F16ToF32(uint16(src[2*i]) | uint16(src[2*i+1])<<8)
-		}
-		return dst
+		f16Row(buf[:n], w.raw[2*start:2*(start+n)])
 	}
+	return buf[:n]
+}
+
+// bf16Row widens little-endian bf16 src into dst (len(src) = 2·len(dst)):
+// each value's 16 bits become the high half of a float32. It reads four
+// values per 8-byte load.
+func bf16Row(dst []float32, src []byte) {
+	src = src[:2*len(dst)]
+	i := 0
+	for ; i+4 <= len(dst); i += 4 {
+		u := binary.LittleEndian.Uint64(src[2*i:])
+		d := dst[i : i+4 : i+4]
+		d[0] = math.Float32frombits(uint32(u) << 16)
+		d[1] = math.Float32frombits(uint32(u) &^ 0xffff)
+		d[2] = math.Float32frombits(uint32(u>>32) << 16)
+		d[3] = math.Float32frombits(uint32(u>>32) &^ 0xffff)
+	}
+	for ; i < len(dst); i++ {
+		dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
+	}
+}
+
+// f16Row widens little-endian IEEE binary16 src into dst (len(src) =
+// 2·len(dst)) with f16ToF32.
+func f16Row(dst []float32, src []byte) {
+	src = src[:2*len(dst)]
+	for i := range dst {
+		dst[i] = f16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
+	}
+}
+
+// f16ToF32 widens a binary16 value exactly: finite values (subnormals
+// included) by moving the exponent and mantissa bits into place and
+// scaling by 2^112; infinities and NaN through half.F16ToF32.
+func f16ToF32(h uint16) float32 {
+	if h&0x7c00 == 0x7c00 {
+		return half.F16ToF32(h)
+	}
+	f := math.Float32frombits(uint32(h&0x7fff)<<13) * 0x1p112
+	return math.Float32frombits(math.Float32bits(f) | uint32(h&0x8000)<<16)
+}
+
+// dotBF16 returns sum_i a[i]·w[i] with w read from little-endian bf16
+// bytes (len(w) = 2·len(a)), widening on the fly, with eight partial sums.
+func dotBF16(a []float32, w []byte) float32 {
+	w = w[:2*len(a)]
+	var s0, s1, s2, s3, s4, s5, s6, s7 float32
+	i := 0
+	for ; i+8 <= len(a); i += 8 {
+		x := a[i : i+8 : i+8]
+		u := binary.LittleEndian.Uint64(w[2*i:])
+		v := binary.LittleEndian.Uint64(w[2*i+8:])
+		s0 += x[0] * math.Float32frombits(uint32(u)<<16)
+		s1 += x[1] * math.Float32frombits(uint32(u)&^0xffff)
+		s2 += x[2] * math.Float32frombits(uint32(u>>32)<<16)
+		s3 += x[3] * math.Float32frombits(uint32(u>>32)&^0xffff)
+		s4 += x[4] * math.Float32frombits(uint32(v)<<16)
+		s5 += x[5] * math.Float32frombits(uint32(v)&^0xffff)
+		s6 += x[6] * math.Float32frombits(uint32(v>>32)<<16)
+		s7 += x[7] * math.Float32frombits(uint32(v>>32)&^0xffff)
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * math.Float32frombits(uint32(binary.LittleEndian.Uint16(w[2*i:]))<<16)
+	}
+	return ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7))
 }
 
 // gemm computes y = beta·y + alpha·(a·b) for one matrix product, where a
@@ -66,6 +122,19 @@ func gemm(y, a []float32, ao int, w weight, bo int, m, k, n int, transB bool, al
 	y = y[:m*n]
 	if transB {
 		for j := 0; j < n; j++ {
+			if w.dt == ir.BF16 && m < 4 {
+				// Too few rows to reuse a widened row: widen in the dot.
+				wr := w.raw[2*(bo+j*k) : 2*(bo+j*k+k)]
+				for i := 0; i < m; i++ {
+					d := dotBF16(a[ao+i*k:ao+i*k+k], wr)
+					if beta == 0 {
+						y[i*n+j] = alpha * d
+					} else {
+						y[i*n+j] += alpha * d
+					}
+				}
+				continue
+			}
 			br := w.row(buf, bo+j*k, k)
 			i := 0
 			for ; i+4 <= m; i += 4 {

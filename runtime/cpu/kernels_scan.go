@@ -20,11 +20,11 @@ func init() {
 //	h        [Bt, Dm, N]          (Mamba-2: head h owns channels h·P..h·P+P-1, P = Dm/H)
 type scan struct {
 	bt, l, dm, n, heads, groups, dc int
-	constBC, softplus              bool
-	u, delta, a, b, c              []float32
-	d, z, bias                     []float32 // nil when absent
-	y, h                           []float32
-	tmp                            []float32 // n floats of scratch
+	constBC, softplus               bool
+	u, delta, a, b, c               []float32
+	d, z, bias                      []float32 // nil when absent
+	y, h                            []float32
+	tmp                             []float32 // n floats of scratch
 }
 
 // setup checks the operands of v (a scan when seq, else a state update)
