@@ -44,6 +44,7 @@ func TestFixtures(t *testing.T) {
 			if meta, _ := os.ReadFile(filepath.Join(dir, "fixture.json")); !strings.Contains(string(meta), `"dtype": "f32"`) {
 				tol = 2e-3
 			}
+			checkExpected(t, adapted, filepath.Join(dir, "adapter", "expected.json"), 1e-4)
 			checkExpected(t, adapted, want, tol)
 		})
 	}

@@ -146,6 +146,12 @@ func ParseConfig(data []byte) (*Config, error) {
 	if c.TargetModules.Empty() && len(c.ModulesToSave) == 0 {
 		return nil, fieldErr("target_modules", "missing or empty, and no modules_to_save")
 	}
+	if c.TargetModules.IsRegex && (len(c.LayersToTransform) > 0 || len(c.LayersPattern) > 0) {
+		return nil, fieldErr("layers_to_transform", "cannot be used when target_modules is a regular expression (PEFT rejects it too)")
+	}
+	if len(c.LayersPattern) > 0 && len(c.LayersToTransform) == 0 {
+		return nil, fieldErr("layers_pattern", "given without layers_to_transform (PEFT rejects it too)")
+	}
 	for _, l := range c.LayersToTransform {
 		if l < 0 {
 			return nil, fieldErr("layers_to_transform", "negative layer index %d", l)

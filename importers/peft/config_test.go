@@ -85,8 +85,9 @@ func TestParseConfigFields(t *testing.T) {
 			4, 8.5, nil, nil, ModuleSelector{Names: []string{"a"}}, nil},
 		{"scalars", `{"r": 2.0, "target_modules": "all-linear", "layers_to_transform": 3, "layers_pattern": "layers", "modules_to_save": "lm_head"}`,
 			2, 8, []int{3}, []string{"layers"}, ModuleSelector{AllLinear: true}, []string{"lm_head"}},
-		{"lists", `{"target_modules": "a.*", "layers_to_transform": [0, 2], "layers_pattern": ["layers", "h"], "modules_to_save": ["norm_f", "lm_head"]}`,
-			8, 8, []int{0, 2}, []string{"layers", "h"}, ModuleSelector{Regex: "a.*", IsRegex: true}, []string{"norm_f", "lm_head"}},
+		{"lists", `{"target_modules": ["a"], "layers_to_transform": [0, 2], "layers_pattern": ["layers", "h"], "modules_to_save": ["norm_f", "lm_head"]}`,
+			8, 8, []int{0, 2}, []string{"layers", "h"}, ModuleSelector{Names: []string{"a"}}, []string{"norm_f", "lm_head"}},
+		{"regex", `{"target_modules": "a.*"}`, 8, 8, nil, nil, ModuleSelector{Regex: "a.*", IsRegex: true}, nil},
 		{"only modules_to_save", `{"modules_to_save": ["lm_head"]}`, 8, 8, nil, nil, ModuleSelector{}, []string{"lm_head"}},
 	}
 	for _, tt := range tests {

@@ -310,6 +310,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "alpha pattern bad key", config: cfgJSON(`"target_modules": ["in_proj"], "alpha_pattern": {"(?<=x)": 1}`), ts: okTs, wants: []string{`"alpha_pattern"`}},
 		{name: "layers string", config: cfgJSON(`"target_modules": ["in_proj"], "layers_to_transform": "0"`), ts: okTs, wants: []string{`"layers_to_transform"`}},
 		{name: "layers negative", config: cfgJSON(`"target_modules": ["in_proj"], "layers_to_transform": [-1]`), ts: okTs, wants: []string{`"layers_to_transform"`}},
+		{name: "layers with regex", config: cfgJSON(`"target_modules": ".*in_proj", "layers_to_transform": [0]`), ts: okTs, wants: []string{`"layers_to_transform"`, "regular expression"}},
+		{name: "pattern without layers", config: cfgJSON(`"target_modules": ["in_proj"], "layers_pattern": "layers"`), ts: okTs, wants: []string{`"layers_pattern"`}},
 		{name: "no weights file", config: okCfg, wants: []string{WeightsFile, "not found"}},
 		{name: "corrupt weights file", config: okCfg, ts: []tensor{}, wants: []string{WeightsFile}, unmatched: true},
 		{
