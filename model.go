@@ -7,6 +7,7 @@ import (
 	"github.com/ssmc-dev/ssmc/ir"
 	"github.com/ssmc-dev/ssmc/runtime/artifact"
 	"github.com/ssmc-dev/ssmc/runtime/cpu"
+	"github.com/ssmc-dev/ssmc/runtime/tokenizer"
 )
 
 // Model is a loaded, compiled model. It is safe for concurrent use by many
@@ -20,6 +21,7 @@ type Model struct {
 	// with the batch dimension symbolic.
 	states []ir.Type
 	names  []string
+	tok    *tokenizer.Tokenizer
 	mu     sync.Mutex
 	closed bool
 }
@@ -43,8 +45,24 @@ func Load(path string) (*Model, error) {
 		return nil, fmt.Errorf("ssmc: %s: %w", path, err)
 	}
 	m.art = art
+	if b, ok := art.File.Section(TokenizerSection); ok {
+		tok, err := tokenizer.Parse(b)
+		if err != nil {
+			art.Close()
+			return nil, fmt.Errorf("ssmc: %s: embedded tokenizer: %w", path, err)
+		}
+		m.tok = tok
+	}
 	return m, nil
 }
+
+// TokenizerSection is the artifact section holding the model's
+// tokenizer.json, when the checkpoint had one.
+const TokenizerSection = "tokenizer"
+
+// Tokenizer returns the model's embedded tokenizer, or nil when it was
+// compiled without one (then prompts are token ids).
+func (m *Model) Tokenizer() *tokenizer.Tokenizer { return m.tok }
 
 // FromModule builds a Model from IR with bound weights (what the compiler
 // produces before it writes an artifact). The module must provide

@@ -320,7 +320,7 @@ func (t *Tokenizer) pickBOSEOS() {
 	}
 }
 
-// parseInt parses a JSON number that must be an integer in [0, MaxTokenID].
+// parseID parses a JSON number that must be an integer in [0, MaxTokenID].
 func parseID(num json.Number) (int, error) {
 	v, err := strconv.ParseInt(string(num), 10, 64)
 	if err != nil || v < 0 || v > MaxTokenID {

@@ -332,7 +332,7 @@ func (t *Tokenizer) parsePost(raw json.RawMessage, path string) ([]postProcessor
 			}
 			var ids []int
 			for _, id := range st.IDs {
-				v, err := checkID(id, "special token "+strconvQuote(s.ID))
+				v, err := checkID(id, fmt.Sprintf("special token %q", s.ID))
 				if err != nil {
 					return nil, err
 				}
@@ -371,5 +371,3 @@ func (t *Tokenizer) parsePost(raw json.RawMessage, path string) ([]postProcessor
 	}
 	return nil, fmt.Errorf("%s.type: unsupported post-processor %q (supported: ByteLevel, TemplateProcessing, RobertaProcessing, BertProcessing, Sequence, null)", path, typ)
 }
-
-func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }

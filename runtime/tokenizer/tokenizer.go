@@ -103,8 +103,7 @@ func (t *Tokenizer) pieces(text string, specialAsText bool) []outPiece {
 			}
 			buf = append(buf[:0], piece{s2, false})
 			for _, st := range t.pre {
-				next := st.apply(buf, nil)
-				buf = next
+				buf = st.apply(buf, nil)
 			}
 			for _, p := range buf {
 				if len(p.s) > 0 {

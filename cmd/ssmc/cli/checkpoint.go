@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ssmc-dev/ssmc"
 	"github.com/ssmc-dev/ssmc/importers/hf"
 	"github.com/ssmc-dev/ssmc/importers/peft"
 	"github.com/ssmc-dev/ssmc/ir"
 	"github.com/ssmc-dev/ssmc/runtime/artifact"
+	"github.com/ssmc-dev/ssmc/runtime/tokenizer"
 )
 
 // stringList is a repeatable string flag (--lora A --lora B).
@@ -85,7 +87,14 @@ func saveArtifact(path, source string, lc *loadedCheckpoint, m *ir.Module) error
 	if meta.Dtype == "" {
 		meta.Dtype = "f32"
 	}
-	return artifact.Save(path, m, meta)
+	var extra []artifact.Section
+	if tok, err := os.ReadFile(filepath.Join(source, "tokenizer.json")); err == nil {
+		if _, err := tokenizer.Parse(tok); err != nil {
+			return fmt.Errorf("%s: %w", filepath.Join(source, "tokenizer.json"), err)
+		}
+		extra = append(extra, artifact.Section{Name: ssmc.TokenizerSection, Data: tok})
+	}
+	return artifact.Save(path, m, meta, extra...)
 }
 
 // isDir reports whether path is a directory.

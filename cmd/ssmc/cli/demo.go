@@ -1,239 +1,208 @@
 package cli
 
 import (
-	_ "embed"
+	"context"
+	"embed"
 	"flag"
 	"fmt"
-	"hash/fnv"
 	"io"
-	"maps"
 	"math"
-	"math/rand"
-	"strings"
-	"text/tabwriter"
+	"os"
+	"path/filepath"
 	"time"
 
+	"github.com/ssmc-dev/ssmc"
 	"github.com/ssmc-dev/ssmc/ir"
 	"github.com/ssmc-dev/ssmc/passes"
+	"github.com/ssmc-dev/ssmc/runtime/cpu"
 	"github.com/ssmc-dev/ssmc/runtime/ref"
+	"github.com/ssmc-dev/ssmc/runtime/tokenizer"
 )
 
-// demoModel is the placeholder model `ssmc demo` runs until the checkpoint
-// importer lands (see the comment at its top).
+// demoFiles is the demo checkpoint: a tiny random Mamba-1 model in Hugging
+// Face format with a small BPE tokenizer (see demo/tiny/README.md).
 //
-//go:embed demo/model.ir
-var demoModel string
+//go:embed demo/tiny/config.json demo/tiny/model.safetensors demo/tiny/tokenizer.json
+var demoFiles embed.FS
 
-// demoTolerance is how far (relative to max(1, |x|)) the optimized
-// program's results may drift from the unoptimized one's.
+// demoTolerance bounds the CPU backend's difference from the reference
+// interpreter, relative to max(1, |x|).
 const demoTolerance = 1e-4
 
 var demoCmd = &command{
 	name:  "demo",
-	args:  "[-seed=N]",
-	short: "compile and run the built-in demo model",
+	args:  "[-prompt TEXT] [-n N] [-seed N]",
+	short: "compile and run the built-in tiny model",
 	long: `
-Demo shows the whole path on a small model, offline: it parses and verifies
-the model, runs the pass pipeline and prints its report, then runs the
-optimized program with the reference interpreter on random weights and
-inputs (drawn from -seed) and prints the output shapes, their sums, a
-checksum and the time taken. It also runs the unoptimized program and fails
-if the two disagree.
-
-For now the model is a built-in placeholder, a 2-layer Mamba-style network
-with random weights; once the checkpoint importer lands, demo will run a
-real checkpoint.`,
+Demo shows the whole path offline on a tiny model shipped inside the ssmc
+binary (a random 2-layer Mamba-1 checkpoint in Hugging Face format with a
+small BPE tokenizer): it imports the checkpoint, runs the pass pipeline and
+prints its report, writes and loads a .ssmc artifact, checks the CPU
+backend against the reference interpreter on the prompt, then samples -n
+tokens from the prompt and prints the text and the speed. The weights are
+random, so the text is noise: the demo shows the machinery, not a language
+model.`,
 	define: func(fs *flag.FlagSet) func(*ctx, []string) error {
-		seed := fs.Int64("seed", 1, "seed for the random weights and inputs")
+		prompt := fs.String("prompt", "The quick brown fox", "the prompt `TEXT`")
+		n := fs.Int("n", 48, "tokens to generate")
+		seed := fs.Uint64("seed", 1, "sampling seed")
 		return func(c *ctx, args []string) error {
 			if len(args) > 0 {
 				return usagef("demo takes no arguments")
 			}
-			return runDemo(c.stdout, *seed)
+			if *n < 1 {
+				return usagef("-n must be at least 1")
+			}
+			_, err := demo(c.stdout, *prompt, *n, *seed)
+			return err
 		}
 	},
 }
 
-// demoResult is what one demo run computed.
+// demoResult is what one demo run produced, for tests.
 type demoResult struct {
-	outputs  []*ir.Tensor
-	checksum uint64
-	maxDiff  float64
+	tokens  []int
+	text    string
+	maxDiff float64
 }
 
-// runDemo compiles and runs the demo model, writing its story to w.
-func runDemo(w io.Writer, seed int64) error {
-	fmt.Fprint(w, `ssmc demo: the placeholder model
-  This is a built-in 2-layer Mamba-style model with random weights, standing
-  in until the checkpoint importer lands; demo will then run a real checkpoint.
-
-`)
-	res, err := demo(w, seed)
+// demo runs the demo, writing its story to w.
+func demo(w io.Writer, prompt string, n int, seed uint64) (*demoResult, error) {
+	dir, err := os.MkdirTemp("", "ssmc-demo-")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	fmt.Fprintf(w, "checksum: %016x (FNV-1a of the output bytes, seed %d)\n", res.checksum, seed)
-	fmt.Fprintf(w, "check: the optimized program matches the unoptimized one (max |diff| = %.3g)\n", res.maxDiff)
-	return nil
-}
-
-// demo does the work of runDemo and returns the results.
-func demo(w io.Writer, seed int64) (*demoResult, error) {
-	orig, err := ir.Parse("demo/model.ir", demoModel)
-	if err != nil {
-		return nil, fmt.Errorf("internal error: the demo model does not parse: %w", err)
+	defer os.RemoveAll(dir)
+	ckpt := filepath.Join(dir, "tiny")
+	if err := os.Mkdir(ckpt, 0o755); err != nil {
+		return nil, err
 	}
-	f0 := orig.Funcs[0]
-	rng := rand.New(rand.NewSource(seed))
-	weights, nparams := demoWeights(rng, f0)
-	orig.Weights = weights
-	if err := ir.Verify(orig); err != nil {
-		return nil, fmt.Errorf("internal error: the demo model does not verify: %w", err)
-	}
-	opt := &ir.Module{Funcs: []*ir.Func{f0.Clone()}, Weights: maps.Clone(weights)}
-	var sig []string
-	for _, a := range f0.Args {
-		sig = append(sig, fmt.Sprintf("%v: %v", a, a.Type))
-	}
-	fmt.Fprintf(w, "model: @%s(%s) -> %d results; %d Mamba layers; %d weights in %d tensors (seed %d)\n\n",
-		f0.Name, strings.Join(sig, ", "), len(f0.Results), countOp(f0, ir.OpSelectiveScan), nparams, len(weights), seed)
-
-	start := time.Now()
-	rep, err := passes.Run(opt, passes.Options{Verify: true})
-	if err != nil {
-		return nil, fmt.Errorf("compiling the demo model: %w", err)
-	}
-	fmt.Fprintf(w, "compile: %d ops -> %d ops in %v\n", passes.CountOps(f0), passes.CountOps(opt.Funcs[0]),
-		time.Since(start).Round(time.Microsecond))
-	fmt.Fprint(w, rep.String())
-	fmt.Fprintln(w)
-
-	inputs := demoInputs(rng, f0)
-	start = time.Now()
-	got, err := ref.Run(opt.Funcs[0], opt.Weights, inputs)
-	if err != nil {
-		return nil, fmt.Errorf("running the optimized demo model: %w", err)
-	}
-	elapsed := time.Since(start)
-	want, err := ref.Run(f0, orig.Weights, inputs)
-	if err != nil {
-		return nil, fmt.Errorf("running the unoptimized demo model: %w", err)
-	}
-	fmt.Fprintf(w, "run (reference interpreter on the CPU): %v\n", elapsed.Round(time.Microsecond))
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	res := &demoResult{outputs: got}
-	h := fnv.New64a()
-	for i, t := range got {
-		name := fmt.Sprintf("result %d", i)
-		if i < len(f0.ResultNames) && f0.ResultNames[i] != "" {
-			name = f0.ResultNames[i]
-		}
-		sum := 0.0
-		for _, x := range t.Float64s() {
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return nil, fmt.Errorf("internal error: demo result %s holds %v", name, x)
-			}
-			sum += x
-		}
-		fmt.Fprintf(tw, "  %s\t%v\tsum = %+.6e\n", name, t.Type(), sum)
-		h.Write(t.Data)
-		d, err := maxRelDiff(t, want[i])
+	for _, name := range []string{"config.json", "model.safetensors", "tokenizer.json"} {
+		b, err := demoFiles.ReadFile("demo/tiny/" + name)
 		if err != nil {
-			return nil, fmt.Errorf("demo result %s: %v", name, err)
+			return nil, err
 		}
-		res.maxDiff = max(res.maxDiff, d)
+		if err := os.WriteFile(filepath.Join(ckpt, name), b, 0o644); err != nil {
+			return nil, err
+		}
 	}
-	tw.Flush()
-	res.checksum = h.Sum64()
-	if !(res.maxDiff <= demoTolerance) {
-		return nil, fmt.Errorf("internal error: the optimized demo program differs from the unoptimized one (max |diff| = %g)", res.maxDiff)
+	fmt.Fprintln(w, "ssmc demo: a tiny random Mamba-1 checkpoint (2 layers, d_model 64, vocab 758), built into the binary")
+
+	// 1. import and compile
+	start := time.Now()
+	lc, err := loadCheckpoint(ckpt, checkpointOptions{})
+	if err != nil {
+		return nil, err
 	}
+	defer lc.model.Close()
+	mod := lc.model.Module
+	orig := &ir.Module{Weights: mod.Weights}
+	for _, f := range mod.Funcs {
+		orig.Funcs = append(orig.Funcs, f.Clone())
+	}
+	rep, err := passes.Run(mod, passes.Options{Verify: true})
+	if err != nil {
+		return nil, err
+	}
+	art := filepath.Join(dir, "tiny.ssmc")
+	if err := saveArtifact(art, ckpt, lc, mod); err != nil {
+		return nil, err
+	}
+	fi, _ := os.Stat(art)
+	fmt.Fprintf(w, "\ncompile: %s: imported, optimized and written to tiny.ssmc (%d bytes) in %v\n",
+		lc.model.Config.ModelType, fi.Size(), time.Since(start).Round(time.Millisecond))
+	fmt.Fprint(w, rep.String())
+
+	// 2. load the artifact with the runtime
+	start = time.Now()
+	m, err := ssmc.Load(art)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Close()
+	fmt.Fprintf(w, "\nload: %v (weights mapped, plans compiled); state %d bytes per sequence\n",
+		time.Since(start).Round(time.Microsecond), m.StateBytes())
+	tok := m.Tokenizer()
+	ids := tok.Encode(prompt)
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("the prompt encodes to no tokens")
+	}
+	fmt.Fprintf(w, "prompt: %q = %d tokens %v\n", prompt, len(ids), ids)
+
+	// 3. the CPU backend against the reference interpreter, on the prompt
+	diff, err := demoCheck(m, orig, ids)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "check: CPU backend vs reference interpreter on the unoptimized IR: max rel diff %.2g\n", diff)
+
+	// 4. generate
+	s, err := m.NewSession(ssmc.SessionOptions{})
+	if err != nil {
+		return nil, err
+	}
+	res := &demoResult{maxDiff: diff}
+	opts := ssmc.GenerateOptions{MaxTokens: n, Temperature: 0.8, TopP: 0.95, Seed: seed}
+	start = time.Now()
+	var first time.Duration
+	for id, err := range s.Generate(context.Background(), ids, opts) {
+		if err != nil {
+			return nil, err
+		}
+		if first == 0 {
+			first = time.Since(start)
+		}
+		res.tokens = append(res.tokens, id)
+	}
+	total := time.Since(start)
+	res.text, err = tok.DecodeWith(res.tokens, tokenizer.DecodeOptions{SkipSpecialTokens: true})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "\ngenerate (seed %d, temperature 0.8, top-p 0.95): %s%s\n", seed, prompt, res.text)
+	rate := float64(len(res.tokens)-1) / (total - first).Seconds()
+	if len(res.tokens) < 2 {
+		rate = 0
+	}
+	fmt.Fprintf(w, "speed: first token %v (prefill of %d), then %.0f tokens/s on the CPU\n",
+		first.Round(time.Microsecond), len(ids), rate)
 	return res, nil
 }
 
-// countOp counts f's values with op op.
-func countOp(f *ir.Func, op ir.Op) int {
-	n := 0
-	for _, v := range f.Body {
-		if v.Op == op {
-			n++
-		}
+// demoCheck runs the prompt through the optimized model's CPU backend and
+// through the reference interpreter on the unoptimized IR, and returns the
+// largest relative difference of the logits.
+func demoCheck(m *ssmc.Model, orig *ir.Module, ids []int) (float64, error) {
+	s, err := m.NewSession(ssmc.SessionOptions{})
+	if err != nil {
+		return 0, err
 	}
-	return n
+	got, err := s.PrefillAll(context.Background(), ids)
+	if err != nil {
+		return 0, err
+	}
+	in := make([]int64, len(ids))
+	for i, id := range ids {
+		in[i] = int64(id)
+	}
+	want, err := ref.Run(orig.Func("prefill"), orig.Weights,
+		[]*ir.Tensor{ir.TensorFromInt64s(ir.I64, []int64{1, int64(len(ids))}, in)})
+	if err != nil {
+		return 0, err
+	}
+	gotT := cpu.ToIR(&cpu.Tensor{DType: ir.F32, Shape: []int{1, len(ids), m.VocabSize()}, F32: got}, ir.F32)
+	d, err := maxRelDiff(gotT, want[0])
+	if err != nil {
+		return 0, err
+	}
+	if d > demoTolerance {
+		return d, fmt.Errorf("the CPU backend differs from the reference interpreter by %g (tolerance %g)", d, demoTolerance)
+	}
+	return d, nil
 }
 
-// demoWeights draws a tensor for every Param of f: vectors (norm weights,
-// biases, D) around 1, matrices normal with standard deviation
-// 1/sqrt(columns), so activations stay O(1) through the layers. It returns
-// the weights and their element count.
-func demoWeights(rng *rand.Rand, f *ir.Func) (map[string]*ir.Tensor, int64) {
-	weights := map[string]*ir.Tensor{}
-	var n int64
-	for _, v := range f.Body {
-		name := v.Attrs.String("name", "")
-		if v.Op != ir.OpParam || weights[name] != nil {
-			continue
-		}
-		shape := v.Type.Shape.Sizes()
-		t := randomTensor(rng, v.Type.DType, shape, func() float64 {
-			if len(shape) <= 1 {
-				return 1 + 0.1*rng.NormFloat64()
-			}
-			return rng.NormFloat64() / math.Sqrt(float64(shape[len(shape)-1]))
-		})
-		weights[name] = t
-		n += t.NumElements()
-	}
-	return weights, n
-}
-
-// demoInputs draws f's inputs: floats standard normal, integers uniform
-// below the size of the axis of every Gather that indexes with them (token
-// ids below the vocabulary size), or 0/1 when nothing bounds them.
-func demoInputs(rng *rand.Rand, f *ir.Func) []*ir.Tensor {
-	var inputs []*ir.Tensor
-	for _, a := range f.Args {
-		bound := int64(math.MaxInt64)
-		for _, u := range a.Users {
-			if u.Op == ir.OpGather && u.Args[1] == a {
-				ax := u.IntAttr("axis")
-				data := u.Args[0].Type.Shape
-				if ax < 0 {
-					ax += int64(len(data))
-				}
-				if ax >= 0 && ax < int64(len(data)) && data[ax].IsStatic() {
-					bound = min(bound, data[ax].Off)
-				}
-			}
-		}
-		if bound == math.MaxInt64 {
-			bound = 2
-		}
-		inputs = append(inputs, randomTensor(rng, a.Type.DType, a.Type.Shape.Sizes(), func() float64 {
-			if a.Type.DType.IsFloat() {
-				return rng.NormFloat64()
-			}
-			return float64(rng.Int63n(max(bound, 1)))
-		}))
-	}
-	return inputs
-}
-
-// randomTensor fills a tensor of the given static shape from draw.
-func randomTensor(rng *rand.Rand, dt ir.DType, shape []int64, draw func() float64) *ir.Tensor {
-	n := int64(1)
-	for _, d := range shape {
-		n *= d
-	}
-	vals := make([]float64, n)
-	for i := range vals {
-		vals[i] = draw()
-	}
-	return ir.TensorFromFloat64s(dt, shape, vals)
-}
-
-// maxRelDiff returns max_i |a_i - b_i| / max(1, |a_i|, |b_i|), or an
-// error when the tensors differ in type or either holds a NaN.
+// maxRelDiff returns the largest |a-b| / max(1, |a|, |b|) over two tensors
+// of the same type; NaN anywhere is an error.
 func maxRelDiff(a, b *ir.Tensor) (float64, error) {
 	if a.DType != b.DType || fmt.Sprint(a.Shape) != fmt.Sprint(b.Shape) {
 		return 0, fmt.Errorf("%v%v vs %v%v", a.DType, a.Shape, b.DType, b.Shape)

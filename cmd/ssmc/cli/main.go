@@ -31,12 +31,13 @@ type command struct {
 // ctx is what a running command writes to.
 type ctx struct {
 	stdout, stderr io.Writer
+	stdin          io.Reader
 }
 
 // commands returns the command table, in the order `ssmc help` lists it.
 func commands() []*command {
 	return []*command{
-		compileCmd, inspectCmd, runCmd, benchCmd, demoCmd, fmtCmd, verifyCmd, passesCmd, opsCmd, helpCmd, versionCmd,
+		compileCmd, inspectCmd, runCmd, benchCmd, tokenizeCmd, detokenizeCmd, demoCmd, fmtCmd, verifyCmd, passesCmd, opsCmd, helpCmd, versionCmd,
 	}
 }
 
@@ -45,11 +46,16 @@ func commands() []*command {
 // ExitError or ExitUsage). It never panics: a panic in a command is
 // reported as an internal error.
 func Main(args []string, stdout, stderr io.Writer) int {
-	return run(commands(), args, stdout, stderr)
+	return run(commands(), args, os.Stdin, stdout, stderr)
+}
+
+// MainWithStdin is Main reading standard input from stdin.
+func MainWithStdin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return run(commands(), args, stdin, stdout, stderr)
 }
 
 // run is Main over a given command table.
-func run(cmds []*command, args []string, stdout, stderr io.Writer) (code int) {
+func run(cmds []*command, args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	defer func() {
 		if r := recover(); r != nil {
 			fmt.Fprintf(stderr, "ssmc: internal error: %v\n", r)
@@ -61,7 +67,7 @@ func run(cmds []*command, args []string, stdout, stderr io.Writer) (code int) {
 			code = ExitError
 		}
 	}()
-	c := &ctx{stdout: stdout, stderr: stderr}
+	c := &ctx{stdout: stdout, stderr: stderr, stdin: stdin}
 	if len(args) == 0 {
 		printUsage(stderr, cmds)
 		return ExitUsage

@@ -9,16 +9,18 @@ import (
 	"strings"
 
 	"github.com/ssmc-dev/ssmc"
+	"github.com/ssmc-dev/ssmc/runtime/tokenizer"
 )
 
 var runCmd = &command{
 	name:  "run",
-	args:  "MODEL.ssmc --tokens 1,2,3 [-n 16] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--logits-out FILE]",
+	args:  "MODEL.ssmc --prompt TEXT | --tokens 1,2,3 [-n 64] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--logits-out FILE]",
 	short: "generate tokens with a compiled model",
 	long: `
-Run loads a compiled model and generates -n tokens after the prompt given as
-token ids (--tokens), printing the generated ids, comma-separated, as they
-come. --batch runs several prompts (separated by ';') one after another.
+Run loads a compiled model and generates -n tokens after the prompt. With
+--prompt TEXT (models compiled with a tokenizer.json) it streams the
+generated text and stops at the tokenizer's end-of-text token; with --tokens
+it prints the generated ids, comma-separated, as they come. --batch runs several prompts (separated by ';') one after another.
 With --logits-out FILE it instead writes the logits of every prompt
 position as JSON {"shape": [L, V], "logits": [...]} and generates nothing.
 
@@ -26,8 +28,9 @@ Decoding is greedy unless --temperature > 0; --top-k, --top-p,
 --repetition-penalty, --seed and --stop refine sampling.`,
 	define: func(fs *flag.FlagSet) func(*ctx, []string) error {
 		toks := fs.String("tokens", "", "the prompt as comma-separated token `ids`")
+		text := fs.String("prompt", "", "the prompt as `TEXT` (needs an embedded tokenizer)")
 		batch := fs.String("batch", "", "several prompts: `ids;ids;...`")
-		n := fs.Int("n", 16, "number of tokens to generate")
+		n := fs.Int("n", 64, "number of tokens to generate")
 		var g ssmc.GenerateOptions
 		fs.Float64Var(&g.Temperature, "temperature", 0, "sampling temperature (0: greedy)")
 		fs.IntVar(&g.TopK, "top-k", 0, "keep the K most likely tokens (0: all)")
@@ -41,9 +44,17 @@ Decoding is greedy unless --temperature > 0; --top-k, --top-p,
 				return usagef("run takes one model, got %d", len(args))
 			}
 			var prompts [][]int
+			given := 0
+			for _, f := range []string{*toks, *batch, *text} {
+				if f != "" {
+					given++
+				}
+			}
 			switch {
-			case *toks != "" && *batch != "":
-				return usagef("give --tokens or --batch, not both")
+			case given > 1:
+				return usagef("give one of --prompt, --tokens and --batch")
+			case *text != "":
+				return runText(c, args[0], *text, g, *n, *seed)
 			case *toks != "":
 				p, err := parseIDs(*toks)
 				if err != nil {
@@ -127,4 +138,61 @@ func parseIDs(s string) ([]int, error) {
 		return nil, fmt.Errorf("no token ids")
 	}
 	return out, nil
+}
+
+// runText generates from a text prompt with the model's tokenizer and
+// streams the text.
+func runText(c *ctx, path, text string, g ssmc.GenerateOptions, n int, seed uint64) error {
+	m, err := ssmc.Load(path)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	tok := m.Tokenizer()
+	if tok == nil {
+		return fmt.Errorf("%s has no tokenizer: use --tokens, or compile a checkpoint folder that has tokenizer.json", path)
+	}
+	ids := tok.Encode(text)
+	if len(ids) == 0 {
+		return fmt.Errorf("the prompt encodes to no tokens")
+	}
+	g.MaxTokens, g.Seed = n, seed
+	if eos, ok := tok.EOS(); ok {
+		g.Stop = append(g.Stop, eos)
+	}
+	s, err := m.NewSession(ssmc.SessionOptions{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(c.stdout, text)
+	var out []int
+	printed := 0
+	for id, err := range s.Generate(context.Background(), ids, g) {
+		if err != nil {
+			return err
+		}
+		out = append(out, id)
+		printed = streamText(c, tok, out, printed)
+	}
+	fmt.Fprintln(c.stdout)
+	return nil
+}
+
+// streamText prints the part of decode(ids) past the first printed bytes,
+// holding back a trailing incomplete UTF-8 sequence (decoded as U+FFFD)
+// until the next token completes it. It returns the new printed count.
+func streamText(c *ctx, tok *tokenizer.Tokenizer, ids []int, printed int) int {
+	s, err := tok.DecodeWith(ids, tokenizer.DecodeOptions{SkipSpecialTokens: true})
+	if err != nil {
+		return printed
+	}
+	end := len(s)
+	if strings.HasSuffix(s, "\uFFFD") {
+		end -= len("\uFFFD")
+	}
+	if end > printed {
+		fmt.Fprint(c.stdout, s[printed:end])
+		printed = end
+	}
+	return printed
 }
