@@ -3,6 +3,7 @@ module github.com/ssmc-dev/ssmc
 go 1.26.0
 
 require (
+	github.com/ebitengine/purego v0.11.3 // indirect
 	github.com/google/go-cmp v0.7.0 // indirect
 	github.com/rogpeppe/go-internal v1.16.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
