@@ -63,6 +63,9 @@ func checkData(t *Tensor) error {
 // operand returns in[i] after checking its data; absent operands are
 // errors.
 func operand(v *ir.Value, in []*Tensor, i int, name string) (*Tensor, error) {
+	if v == nil {
+		return nil, kernelError(v, "no value to compute")
+	}
 	if i >= len(in) || in[i] == nil {
 		return nil, kernelError(v, "operand %d (%s) is missing", i, name)
 	}
@@ -82,6 +85,9 @@ func optional(v *ir.Value, in []*Tensor, i int, name string) (*Tensor, error) {
 
 // result returns out[i] after checking its data.
 func result(v *ir.Value, out []*Tensor, i int) (*Tensor, error) {
+	if v == nil {
+		return nil, kernelError(v, "no value to compute")
+	}
 	if i >= len(out) || out[i] == nil {
 		return nil, kernelError(v, "result %d is missing", i)
 	}

@@ -56,7 +56,7 @@ func conv1dKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 	}
 	pads, dil := v.IntsAttr("pads"), v.IntAttr("dilation")
 	if len(pads) != 2 || pads[0] < 0 || pads[1] < 0 || pads[0] > maxElements || pads[1] > maxElements ||
-		dil < 1 || dil > maxElements {
+		dil < 1 || dil > maxElements/int64(k) {
 		return kernelError(v, "bad pads %v or dilation %d", pads, dil)
 	}
 	p0, d := int(pads[0]), int(dil)

@@ -120,3 +120,32 @@ func TestSoftplus32(t *testing.T) {
 		t.Errorf("softplus32(-200) = %v, want 0", got)
 	}
 }
+
+// TestElementwiseInPlace checks that elementwise kernels may write their
+// result over an operand of the same shape (the executor plans that).
+func TestElementwiseInPlace(t *testing.T) {
+	for _, c := range []kcase{
+		{name: "add a", op: ir.OpAdd, attrs: ir.Attrs{}, args: []*opnd{f32s(2, 3, 4), f32s(4)}},
+		{name: "mul b", op: ir.OpMul, attrs: ir.Attrs{}, args: []*opnd{f32s(3, 1), f32s(3, 5)}},
+		{name: "sub i64", op: ir.OpSub, attrs: ir.Attrs{}, args: []*opnd{i64s(-9, 9, 2, 3), i64s(-9, 9, 2, 3)}},
+		{name: "silu", op: ir.OpSiLU, attrs: ir.Attrs{}, args: []*opnd{f32s(7).in(-5, 5)}},
+		{name: "cast bf16", op: ir.OpCast, attrs: ir.Attrs{"to": ir.BF16}, args: []*opnd{f32s(7)}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := c.build(t)
+			// Alias the result with the operand of its shape (a copy, so the
+			// reference operands stay intact).
+			k := 0
+			if !sameShape(b.in[0].Shape, b.out[0].Shape) {
+				k = 1
+			}
+			x := *b.in[k]
+			x.F32, x.I64 = append([]float32(nil), x.F32...), append([]int64(nil), x.I64...)
+			b.in[k], b.out[0] = &x, &x
+			if err := b.run(new(Scratch)); err != nil {
+				t.Fatal(err)
+			}
+			b.check(t, false)
+		})
+	}
+}

@@ -66,23 +66,49 @@ func bf16Row(dst []float32, src []byte) {
 }
 
 // f16Row widens little-endian IEEE binary16 src into dst (len(src) =
-// 2·len(dst)) with f16ToF32.
+// 2·len(dst)), exactly. Four values are read per 8-byte load; when all
+// four are normal (exponent neither 0 nor 31, tested on the four
+// exponents at once) each is widened by moving its exponent and mantissa
+// bits into place and rebiasing the exponent (15 to 127); otherwise
+// (zeros, subnormals, infinities, NaN) f16ToF32 handles them one by one.
 func f16Row(dst []float32, src []byte) {
+	const (
+		ones = 0x0001000100010001
+		bit5 = 0x0020002000200020
+		exp5 = 0x001f001f001f001f
+	)
 	src = src[:2*len(dst)]
-	for i := range dst {
+	i := 0
+	for ; i+4 <= len(dst); i += 4 {
+		u := binary.LittleEndian.Uint64(src[2*i:])
+		e := u >> 10 & exp5 // the four exponents
+		d := dst[i : i+4 : i+4]
+		// e+31 reaches bit 5 unless e = 0; e+1 reaches it only when e = 31.
+		if (e+exp5)&bit5 != bit5 || (e+ones)&bit5 != 0 {
+			for j := range d {
+				d[j] = f16ToF32(uint16(u >> (16 * j)))
+			}
+			continue
+		}
+		lo, hi := uint32(u), uint32(u>>32)
+		d[0] = math.Float32frombits((lo&0x8000)<<16 | ((lo&0x7fff)<<13 + (127-15)<<23))
+		d[1] = math.Float32frombits(lo&0x80000000 | ((lo>>16&0x7fff)<<13 + (127-15)<<23))
+		d[2] = math.Float32frombits((hi&0x8000)<<16 | ((hi&0x7fff)<<13 + (127-15)<<23))
+		d[3] = math.Float32frombits(hi&0x80000000 | ((hi>>16&0x7fff)<<13 + (127-15)<<23))
+	}
+	for ; i < len(dst); i++ {
 		dst[i] = f16ToF32(binary.LittleEndian.Uint16(src[2*i:]))
 	}
 }
 
-// f16ToF32 widens a binary16 value exactly: finite values (subnormals
-// included) by moving the exponent and mantissa bits into place and
-// scaling by 2^112; infinities and NaN through half.F16ToF32.
+// f16ToF32 widens one binary16 value exactly: normal values by moving
+// bits and rebiasing the exponent, the rest through half.F16ToF32.
 func f16ToF32(h uint16) float32 {
-	if h&0x7c00 == 0x7c00 {
+	if e := h & 0x7c00; e == 0 || e == 0x7c00 {
 		return half.F16ToF32(h)
 	}
-	f := math.Float32frombits(uint32(h&0x7fff)<<13) * 0x1p112
-	return math.Float32frombits(math.Float32bits(f) | uint32(h&0x8000)<<16)
+	x := uint32(h)
+	return math.Float32frombits((x&0x8000)<<16 | ((x&0x7fff)<<13 + (127-15)<<23))
 }
 
 // dotBF16 returns sum_i a[i]·w[i] with w read from little-endian bf16

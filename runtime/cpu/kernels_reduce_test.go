@@ -37,6 +37,7 @@ func reduceCases() []kcase {
 		{name: "last axis", op: ir.OpSoftmax, attrs: ir.Attrs{"axis": int64(-1)}, args: []*opnd{f32s(3, 7).in(-10, 10)}},
 		{name: "default axis", op: ir.OpSoftmax, attrs: ir.Attrs{}, args: []*opnd{f32s(2, 40).in(-30, 30)}},
 		{name: "middle axis", op: ir.OpSoftmax, attrs: ir.Attrs{"axis": int64(1)}, args: []*opnd{f32s(2, 5, 3).in(-5, 5)}},
+		{name: "huge logits", op: ir.OpSoftmax, attrs: ir.Attrs{}, args: []*opnd{f32s(3, 6).in(-2000, 2000)}},
 		{name: "first axis", op: ir.OpSoftmax, attrs: ir.Attrs{"axis": int64(-3)}, args: []*opnd{f32s(4, 2, 3)}},
 	}
 }
