@@ -33,6 +33,11 @@ func newScan(c *call) (*scan, error) {
 	}
 	s := &scan{bt: sd.Batch.Size(), l: sd.Len.Size(), dm: sd.Channels.Size(), n: sd.N,
 		heads: sd.Heads, groups: sd.Groups, constBC: sd.ConstBC, softplus: c.at.BoolAttr("delta_softplus")}
+	// The layout of B and C comes from the IR's types: with concrete shapes
+	// a per-batch [Bt, N] and a constant [Dm, N] look alike when Bt = Dm.
+	if declared, err := ir.ScanShapes(c.v); err == nil {
+		s.constBC = declared.ConstBC
+	}
 	vals := func(i int) []float64 {
 		if c.arg(i) == nil {
 			return nil
