@@ -45,6 +45,13 @@ func Load(path string) (*Model, error) {
 		return nil, fmt.Errorf("ssmc: %s: %w", path, err)
 	}
 	m.art = art
+	if b, ok := art.File.Section(PlanSectionName); ok {
+		progs := map[string]*cpu.Program{"prefill": m.prefill, "step": m.step}
+		if err := checkPlans(b, progs); err != nil {
+			art.Close()
+			return nil, fmt.Errorf("ssmc: %s: %w", path, err)
+		}
+	}
 	if b, ok := art.File.Section(TokenizerSection); ok {
 		tok, err := tokenizer.Parse(b)
 		if err != nil {

@@ -18,6 +18,16 @@ var ctx = context.Background()
 // checkpoint importer's IR builder.
 func testModel(t testing.TB, seed uint64) *Model {
 	t.Helper()
+	m, err := FromModule(buildTestModule(t, seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// buildTestModule builds testModel's IR and weights.
+func buildTestModule(t testing.TB, seed uint64) *ir.Module {
+	t.Helper()
 	cfg := &hf.Config{Format: hf.FormatHF, ModelType: "mamba", Version: 1, DModel: 24, DInner: 48, DState: 8,
 		DConv: 4, DTRank: 3, NLayer: 2, VocabSize: 61, ConfigVocabSize: 61, NormEps: 1e-5, ConvBias: true, TieEmbeddings: true}
 	if err := cfg.Validate(); err != nil {
@@ -50,11 +60,7 @@ func testModel(t testing.TB, seed uint64) *Model {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := FromModule(mod)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
+	return mod
 }
 
 func maxDiff(a, b []float32) float64 {

@@ -87,7 +87,11 @@ func saveArtifact(path, source string, lc *loadedCheckpoint, m *ir.Module) error
 	if meta.Dtype == "" {
 		meta.Dtype = "f32"
 	}
-	var extra []artifact.Section
+	plan, err := ssmc.PlanSection(m)
+	if err != nil {
+		return err
+	}
+	extra := []artifact.Section{plan}
 	if tok, err := os.ReadFile(filepath.Join(source, "tokenizer.json")); err == nil {
 		if _, err := tokenizer.Parse(tok); err != nil {
 			return fmt.Errorf("%s: %w", filepath.Join(source, "tokenizer.json"), err)

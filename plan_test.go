@@ -1,0 +1,43 @@
+package ssmc
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ssmc-dev/ssmc/runtime/artifact"
+)
+
+// TestPlanSection: an artifact carries the CPU plans; loading checks them,
+// and a file whose plan differs from this runtime's is refused.
+func TestPlanSection(t *testing.T) {
+	mod := buildTestModule(t, 11)
+	sec, err := PlanSection(mod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.ssmc")
+	if err := artifact.Save(good, mod, artifact.Meta{}, sec); err != nil {
+		t.Fatal(err)
+	}
+	lm, err := Load(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lm.Close()
+	bad := sec
+	bad.Data = bytes.Replace(sec.Data, []byte(`"in_place":-1`), []byte(`"in_place":0`), 1)
+	if bytes.Equal(bad.Data, sec.Data) {
+		t.Fatal("no step to tamper with")
+	}
+	badPath := filepath.Join(dir, "bad.ssmc")
+	if err := artifact.Save(badPath, mod, artifact.Meta{}, bad); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(badPath); err == nil || !strings.Contains(err.Error(), "recompile the model") {
+		t.Errorf("tampered plan: %v", err)
+	}
+}
+
