@@ -40,4 +40,3 @@ func TestPlanSection(t *testing.T) {
 		t.Errorf("tampered plan: %v", err)
 	}
 }
-
