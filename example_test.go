@@ -119,3 +119,55 @@ func ExampleSession_Snapshot() {
 	// same continuation: true
 	// round trip: true
 }
+
+func ExampleSession_Step() {
+	path := exampleModel()
+	defer os.RemoveAll(filepath.Dir(path))
+	m, _ := ssmc.Load(path)
+	defer m.Close()
+	ctx := context.Background()
+	s, _ := m.NewSession(ssmc.SessionOptions{})
+	s.Prefill(ctx, []int{1, 2, 3})
+	for _, tok := range []int{4, 5, 6} { // constant memory per token
+		if _, err := s.Step(ctx, tok); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println("position", s.Pos())
+	// Output:
+	// position 6
+}
+
+func ExampleSession_StepBatch() {
+	path := exampleModel()
+	defer os.RemoveAll(filepath.Dir(path))
+	m, _ := ssmc.Load(path)
+	defer m.Close()
+	ctx := context.Background()
+	s, _ := m.NewSession(ssmc.SessionOptions{Batch: 2})
+	s.PrefillSlot(ctx, 0, []int{1, 2, 3}) // sequences join one slot at a time
+	s.PrefillSlot(ctx, 1, []int{7})
+	logits, err := s.StepBatch(ctx, []int{4, 8}) // one token per slot
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("logits per slot:", len(logits)/s.Batch())
+	// Output:
+	// logits per slot: 32
+}
+
+func ExampleSession_Fork() {
+	path := exampleModel()
+	defer os.RemoveAll(filepath.Dir(path))
+	m, _ := ssmc.Load(path)
+	defer m.Close()
+	ctx := context.Background()
+	s, _ := m.NewSession(ssmc.SessionOptions{})
+	s.Prefill(ctx, []int{1, 2, 3})
+	t, _ := s.Fork() // two continuations of one prefix
+	a, _ := s.Step(ctx, 4)
+	b, _ := t.Step(ctx, 4)
+	fmt.Println("forks agree:", a[0] == b[0])
+	// Output:
+	// forks agree: true
+}
