@@ -6,7 +6,7 @@ import (
 
 	"github.com/ssmc-dev/ssmc/ir"
 	"github.com/ssmc-dev/ssmc/runtime/artifact"
-	"github.com/ssmc-dev/ssmc/runtime/cpu"
+	"github.com/ssmc-dev/ssmc/runtime/backend"
 	"github.com/ssmc-dev/ssmc/runtime/tokenizer"
 )
 
@@ -14,8 +14,9 @@ import (
 // Sessions.
 type Model struct {
 	art     *artifact.Model
-	prefill *cpu.Program
-	step    *cpu.Program
+	backend backend.Backend
+	prefill backend.Program
+	step    backend.Program
 	vocab   int
 	// states are the step function's state arguments (after input_ids),
 	// with the batch dimension symbolic.
@@ -46,7 +47,7 @@ func Load(path string) (*Model, error) {
 	}
 	m.art = art
 	if b, ok := art.File.Section(PlanSectionName); ok {
-		progs := map[string]*cpu.Program{"prefill": m.prefill, "step": m.step}
+		progs := map[string]backend.Program{"prefill": m.prefill, "step": m.step}
 		if err := checkPlans(b, progs); err != nil {
 			art.Close()
 			return nil, fmt.Errorf("ssmc: %s: %w", path, err)
@@ -107,16 +108,20 @@ func newModel(mod *ir.Module) (*Model, error) {
 	if lt.Shape.Rank() != 2 || !lt.Shape[1].IsStatic() {
 		return nil, fmt.Errorf("@step logits are %v, want f32[B,V]", lt)
 	}
-	pp, err := cpu.Compile(pf, mod.Weights)
+	be := backend.Backend(backend.CPU{})
+	pp, err := be.Compile(pf, mod.Weights)
 	if err != nil {
 		return nil, err
 	}
-	sp, err := cpu.Compile(sf, mod.Weights)
+	sp, err := be.Compile(sf, mod.Weights)
 	if err != nil {
 		return nil, err
 	}
-	return &Model{prefill: pp, step: sp, vocab: int(lt.Shape[1].Off), states: states, names: names}, nil
+	return &Model{backend: be, prefill: pp, step: sp, vocab: int(lt.Shape[1].Off), states: states, names: names}, nil
 }
+
+// Backend names the backend the model runs on ("cpu").
+func (m *Model) Backend() string { return m.backend.Name() }
 
 // VocabSize is the number of logits per token.
 func (m *Model) VocabSize() int { return m.vocab }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ssmc-dev/ssmc/ir"
 	"github.com/ssmc-dev/ssmc/runtime/artifact"
+	"github.com/ssmc-dev/ssmc/runtime/backend"
 	"github.com/ssmc-dev/ssmc/runtime/cpu"
 )
 
@@ -26,7 +27,7 @@ func PlanSection(mod *ir.Module) (artifact.Section, error) {
 	pf := planFile{Backend: "cpu"}
 	for _, f := range mod.Funcs {
 		f.Renumber()
-		p, err := cpu.Compile(f, mod.Weights)
+		p, err := backend.CPU{}.Compile(f, mod.Weights)
 		if err != nil {
 			return artifact.Section{}, err
 		}
@@ -42,7 +43,7 @@ func PlanSection(mod *ir.Module) (artifact.Section, error) {
 // checkPlans compares the plans stored in an artifact with the ones this
 // runtime made for the same IR: a difference means the file was compiled
 // by an ssmc whose planner or kernels differ.
-func checkPlans(data []byte, progs map[string]*cpu.Program) error {
+func checkPlans(data []byte, progs map[string]backend.Program) error {
 	var pf planFile
 	if err := json.Unmarshal(data, &pf); err != nil {
 		return fmt.Errorf("plan section: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ssmc-dev/ssmc/ir"
+	"github.com/ssmc-dev/ssmc/runtime/backend"
 	"github.com/ssmc-dev/ssmc/runtime/cpu"
 )
 
@@ -28,9 +29,9 @@ type Session struct {
 	state [2][]*cpu.Tensor
 	cur   int
 	pos   []int // tokens seen per slot
-	step  *cpu.Instance
+	step  backend.Instance
 	// prefill instances by prompt length, for batch 1 (a few kept)
-	prefill map[int]*cpu.Instance
+	prefill map[int]backend.Instance
 	ids     *cpu.Tensor // step input ids [batch, 1]
 	logits  []float32   // step logits, [batch, V]
 	inputs  []*cpu.Tensor
@@ -46,7 +47,7 @@ func (m *Model) NewSession(opts SessionOptions) (*Session, error) {
 	if b < 0 || b > 4096 {
 		return nil, fmt.Errorf("ssmc: batch %d out of range [1, 4096]", b)
 	}
-	s := &Session{m: m, batch: b, pos: make([]int, b), prefill: map[int]*cpu.Instance{}}
+	s := &Session{m: m, batch: b, pos: make([]int, b), prefill: map[int]backend.Instance{}}
 	for k := 0; k < 2; k++ {
 		for _, t := range m.states {
 			dims, err := ir.EvalShape(t.Shape, map[string]int64{BatchSymbol: int64(b)})
