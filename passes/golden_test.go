@@ -23,7 +23,7 @@ var update = flag.Bool("update", false, "rewrite the out.ir sections of golden f
 // through that pass alone (verifying before and after) must print as the
 // out.ir section, which must itself round-trip; and in and out must compute
 // the same numbers on random inputs (unless the archive's comment says
-// "numeric: skip").
+// "numeric: skip"). A comment line "options: dtype=bf16" sets Options.DType.
 func TestGolden(t *testing.T) {
 	dirs, _ := filepath.Glob("testdata/*")
 	if len(dirs) == 0 {
@@ -69,7 +69,13 @@ func runGolden(t *testing.T, pass, file string) {
 		t.Fatal(err)
 	}
 	orig, _ := ir.Parse(file+":in.ir", string(in.Data))
-	rep, err := RunPasses(m, Pipeline, Options{Verify: true, Only: []string{pass}})
+	opts := Options{Verify: true, Only: []string{pass}}
+	for _, line := range strings.Split(string(ar.Comment), "\n") {
+		if rest, ok := strings.CutPrefix(line, "options: dtype="); ok {
+			opts.DType = strings.TrimSpace(rest)
+		}
+	}
+	rep, err := RunPasses(m, Pipeline, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

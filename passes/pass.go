@@ -26,15 +26,18 @@ type Constraint struct{ A, B string }
 var Pipeline = []Pass{
 	{Name: "canonicalize", Fn: canonicalize, Doc: "apply the canonicalization rule table to a fixed point"},
 	{Name: "constfold", Fn: constfold, Doc: "evaluate ops whose operands are all constants (or bound weights)"},
+	{Name: "mixed-precision", Fn: mixedPrecision, Doc: "narrow projection weights (and bf16 activations) per the -dtype policy"},
 	{Name: "cse", Fn: cse, Doc: "merge values computing the same op on the same operands"},
 	{Name: "dce", Fn: dce, Required: true, Doc: "remove values whose results are never used"},
 }
 
 // Constraints are the ordering rules of the pipeline, checked at start-up.
 var Constraints = []Constraint{
-	{"canonicalize", "constfold"}, // folding sees canonical forms
-	{"constfold", "cse"},          // folded constants can merge
-	{"cse", "dce"},                // CSE leaves dead duplicates behind
+	{"canonicalize", "constfold"},    // folding sees canonical forms
+	{"constfold", "cse"},             // folded constants can merge
+	{"constfold", "mixed-precision"}, // weights are narrowed after folding in f32
+	{"mixed-precision", "cse"},       // its casts can merge
+	{"cse", "dce"},                   // CSE leaves dead duplicates behind
 }
 
 func init() {

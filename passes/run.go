@@ -27,6 +27,10 @@ type Options struct {
 	RuleStats bool
 	// Time asks the caller to print the report with per-pass times.
 	Time bool
+	// DType is the storage and compute precision policy of the
+	// mixed-precision pass: "" or "f32" keeps the model's precision,
+	// "bf16" or "f16" narrows projection weights and their activations.
+	DType string
 }
 
 // PassReport is what one pass did.

@@ -1,6 +1,7 @@
 package passes
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -124,7 +125,7 @@ func TestDump(t *testing.T) {
 			t.Errorf("dump %s: %v", f, err)
 		}
 	}
-	if filepath.Base(files[len(files)-1]) != "04-dce.ir" {
+	if want := fmt.Sprintf("%02d-%s.ir", len(Pipeline), Pipeline[len(Pipeline)-1].Name); filepath.Base(files[len(files)-1]) != want {
 		t.Errorf("last dump is %s", files[len(files)-1])
 	}
 }

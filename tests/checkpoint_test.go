@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -91,4 +92,45 @@ func TestCheckpointEndToEnd(t *testing.T) {
 func formatInt(x float64) string {
 	b, _ := json.Marshal(int64(x))
 	return string(b)
+}
+
+// TestCompileDType: -dtype bf16 narrows the projection weights in the
+// artifact, and the model still tracks the f32 reference closely.
+func TestCompileDType(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(referenceDir, "reference.json")); err != nil {
+		t.Skipf("shared reference not available: %v", err)
+	}
+	dir := t.TempDir()
+	f32, bf16 := filepath.Join(dir, "f32.ssmc"), filepath.Join(dir, "bf16.ssmc")
+	ssmcCmd(t, "compile", referenceDir, "-o", f32)
+	ssmcCmd(t, "compile", referenceDir, "-o", bf16, "-dtype", "bf16")
+	info := ssmcCmd(t, "inspect", bf16)
+	if !regexp.MustCompile(`layers\.0\.mixer\.in_proj\.weight +bf16 `).MatchString(info) {
+		t.Errorf("in_proj is not bf16 in the artifact:\n%s", info)
+	}
+	read := func(path string) []float64 {
+		out := filepath.Join(dir, filepath.Base(path)+".json")
+		ssmcCmd(t, "run", path, "--tokens", "5,17,200,3,99,4,18", "--logits-out", out)
+		var got struct{ Logits []float64 }
+		b, _ := os.ReadFile(out)
+		json.Unmarshal(b, &got)
+		return got.Logits
+	}
+	a, b := read(f32), read(bf16)
+	worst := 0.0
+	for i := range a {
+		worst = math.Max(worst, math.Abs(a[i]-b[i]))
+	}
+	if worst == 0 || worst > 5e-2 {
+		t.Errorf("bf16 vs f32 logits differ by %g, want (0, 5e-2]", worst)
+	}
+	ssmcExit(t, 2, "compile", referenceDir, "-o", bf16, "-dtype", "fp8")
+}
+
+func ssmcExit(t *testing.T, want int, args ...string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if code := cli.Main(args, &out, &errb); code != want {
+		t.Errorf("ssmc %s: exit %d, want %d", strings.Join(args, " "), code, want)
+	}
 }

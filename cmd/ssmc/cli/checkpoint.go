@@ -72,7 +72,7 @@ func loadCheckpoint(dir string, o checkpointOptions) (*loadedCheckpoint, error) 
 }
 
 // saveArtifact writes the compiled module with its metadata.
-func saveArtifact(path, source string, lc *loadedCheckpoint, m *ir.Module) error {
+func saveArtifact(path, source string, lc *loadedCheckpoint, m *ir.Module, dtype string) error {
 	cfg, err := json.Marshal(lc.model.Config)
 	if err != nil {
 		return err
@@ -86,6 +86,9 @@ func saveArtifact(path, source string, lc *loadedCheckpoint, m *ir.Module) error
 	}
 	if meta.Dtype == "" {
 		meta.Dtype = "f32"
+	}
+	if dtype != "" {
+		meta.Dtype = dtype
 	}
 	plan, err := ssmc.PlanSection(m)
 	if err != nil {

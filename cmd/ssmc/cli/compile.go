@@ -43,6 +43,7 @@ Problems in IN are reported as file:line:col: message lines.`,
 		out := fs.String("o", "", "write the optimized IR to `OUT` (- for standard output)")
 		debug := fs.String("d", "", debugFlagDoc)
 		showReport := fs.Bool("report", false, "print the pass report (ops before/after, time, events) to stderr")
+		dtype := fs.String("dtype", "", "precision policy `f32|bf16|f16`: projection weights (and bf16 activations) narrowed; A, D, Δ-bias, the scan state, norms and the residual stay f32")
 		var ck checkpointOptions
 		fs.Var(&ck.lora, "lora", "apply the PEFT LoRA adapter in `DIR` (repeatable)")
 		fs.BoolVar(&ck.allowUnmatched, "allow-unmatched", false, "warn instead of failing on adapter keys or targets that match no weight")
@@ -58,6 +59,12 @@ Problems in IN are reported as file:line:col: message lines.`,
 			opts, err := passes.ParseDebug(*debug)
 			if err != nil {
 				return usagef("%v", err)
+			}
+			switch *dtype {
+			case "", "f32", "bf16", "f16":
+				opts.DType = *dtype
+			default:
+				return usagef("-dtype %q: want f32, bf16 or f16", *dtype)
 			}
 			if isDir(args[0]) {
 				return compileCheckpoint(c, args[0], *out, ck, opts, *showReport)
@@ -130,5 +137,5 @@ func compileCheckpoint(c *ctx, dir, out string, ck checkpointOptions, opts passe
 	if out == "-" || strings.HasSuffix(out, ".ir") {
 		return writeOutput(c, out, []byte(ir.Print(m)))
 	}
-	return saveArtifact(out, dir, lc, m)
+	return saveArtifact(out, dir, lc, m, opts.DType)
 }

@@ -105,7 +105,7 @@ func demo(w io.Writer, prompt string, n int, seed uint64) (*demoResult, error) {
 		return nil, err
 	}
 	art := filepath.Join(dir, "tiny.ssmc")
-	if err := saveArtifact(art, ckpt, lc, mod); err != nil {
+	if err := saveArtifact(art, ckpt, lc, mod, ""); err != nil {
 		return nil, err
 	}
 	fi, _ := os.Stat(art)
