@@ -70,3 +70,41 @@ func normalizePlan(d cpu.PlanDesc) cpu.PlanDesc {
 	json.Unmarshal(b, &out)
 	return out
 }
+
+// MemoryReport is what the CPU plans need, for one sequence.
+type MemoryReport struct {
+	// PrefillLen is the prompt length PrefillBytes was planned for.
+	PrefillLen int
+	// PrefillBytes and DecodeBytes are the activation arenas of one
+	// prefill of PrefillLen tokens and of one decode step (batch 1). The
+	// decode arena is planned once per session and reused for every token.
+	PrefillBytes, DecodeBytes int64
+	// StateBytes is the recurrent state kept per sequence.
+	StateBytes int64
+}
+
+// String renders the report on one line.
+func (r MemoryReport) String() string {
+	return fmt.Sprintf("memory: prefill L=%d %.2f MiB of activations; decode %.1f KiB per step (constant); state %d bytes per sequence",
+		r.PrefillLen, float64(r.PrefillBytes)/(1<<20), float64(r.DecodeBytes)/(1<<10), r.StateBytes)
+}
+
+// PlanMemory plans the module's prefill (at prefillLen tokens) and decode
+// step for batch 1 on the CPU backend and reports their memory.
+func PlanMemory(mod *ir.Module, prefillLen int) (MemoryReport, error) {
+	m, err := FromModule(mod)
+	if err != nil {
+		return MemoryReport{}, err
+	}
+	r := MemoryReport{PrefillLen: prefillLen, StateBytes: m.StateBytes()}
+	pi, err := m.prefill.Instantiate(map[string]int64{BatchSymbol: 1, SeqSymbol: int64(prefillLen)})
+	if err != nil {
+		return r, err
+	}
+	si, err := m.step.Instantiate(map[string]int64{BatchSymbol: 1})
+	if err != nil {
+		return r, err
+	}
+	r.PrefillBytes, r.DecodeBytes = pi.PeakBytes(), si.PeakBytes()
+	return r, nil
+}

@@ -40,3 +40,24 @@ func TestPlanSection(t *testing.T) {
 		t.Errorf("tampered plan: %v", err)
 	}
 }
+
+func TestPlanMemory(t *testing.T) {
+	mod := buildTestModule(t, 12)
+	short, err := PlanMemory(mod, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, err := PlanMemory(mod, 256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if short.DecodeBytes != long.DecodeBytes || short.DecodeBytes == 0 {
+		t.Errorf("decode arena %d vs %d", short.DecodeBytes, long.DecodeBytes)
+	}
+	if long.PrefillBytes <= short.PrefillBytes || short.StateBytes != long.StateBytes {
+		t.Errorf("prefill arenas %d, %d; state %d, %d", short.PrefillBytes, long.PrefillBytes, short.StateBytes, long.StateBytes)
+	}
+	if !strings.Contains(long.String(), "prefill L=256") {
+		t.Errorf("report %q", long)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/ssmc-dev/ssmc"
+
 	"github.com/ssmc-dev/ssmc/ir"
 	"github.com/ssmc-dev/ssmc/passes"
 )
@@ -133,6 +135,9 @@ func compileCheckpoint(c *ctx, dir, out string, ck checkpointOptions, opts passe
 	}
 	if showReport || opts.Time || opts.RuleStats {
 		fmt.Fprint(c.stderr, rep.String())
+		if mr, err := ssmc.PlanMemory(m, 512); err == nil {
+			fmt.Fprintln(c.stderr, mr)
+		}
 	}
 	if out == "-" || strings.HasSuffix(out, ".ir") {
 		return writeOutput(c, out, []byte(ir.Print(m)))
