@@ -1,9 +1,10 @@
 package safetensors
 
 import (
+	"github.com/ssmc-dev/ssmc/internal/mmap"
+
 	"encoding/binary"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"slices"
@@ -59,9 +60,9 @@ var (
 // concurrently, but not concurrently with Close.
 type File struct {
 	path    string
-	buf     []byte // whole file, mapped or read
-	unmap   func([]byte) error
-	data    []byte // data section: buf[8+headerLen:]
+	buf     []byte        // whole file, mapped or read
+	mapping *mmap.Mapping // nil for files built from memory
+	data    []byte        // data section: buf[8+headerLen:]
 	tensors []TensorInfo
 	index   map[string]int
 	meta    map[string]string
@@ -96,21 +97,16 @@ func Open(path string) (*File, error) {
 	if size > math.MaxInt || size < 0 {
 		return nil, &FormatError{Path: path, Field: "file", Msg: "too large for this platform"}
 	}
-	buf, unmap, err := mapFile(f, size)
+	m, err := mmap.Open(path)
 	if err != nil {
-		buf, unmap = make([]byte, size), nil
-		if _, err := io.ReadFull(io.NewSectionReader(f, 0, size), buf); err != nil {
-			return nil, fmt.Errorf("safetensors: %s: read: %w", path, err)
-		}
+		return nil, fmt.Errorf("safetensors: %s: %w", path, err)
 	}
-	sf, err := newFile(path, buf)
+	sf, err := newFile(path, m.Bytes())
 	if err != nil {
-		if unmap != nil {
-			unmap(buf)
-		}
+		m.Close()
 		return nil, err
 	}
-	sf.unmap = unmap
+	sf.mapping = m
 	return sf, nil
 }
 
@@ -149,10 +145,10 @@ func (f *File) Close() error {
 		return nil
 	}
 	f.closed = true
-	buf, unmap := f.buf, f.unmap
-	f.buf, f.data, f.unmap = nil, nil, nil
-	if unmap != nil {
-		if err := unmap(buf); err != nil {
+	m := f.mapping
+	f.buf, f.data, f.mapping = nil, nil, nil
+	if m != nil {
+		if err := m.Close(); err != nil {
 			return fmt.Errorf("safetensors: %s: munmap: %w", f.path, err)
 		}
 	}

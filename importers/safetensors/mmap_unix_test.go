@@ -12,7 +12,7 @@ func TestOpenMaps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.unmap == nil {
+	if f.mapping == nil || !f.mapping.Mapped() {
 		t.Error("Open fell back to reading the file")
 	}
 	if err := f.Close(); err != nil {
