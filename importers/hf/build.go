@@ -3,6 +3,7 @@ package hf
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/ssmc-dev/ssmc/importers/peft"
 	"github.com/ssmc-dev/ssmc/ir"
@@ -21,6 +22,10 @@ type Options struct {
 	SeqLen int
 	// Adapters are LoRA adapters to apply; see Build.
 	Adapters []peft.Adapter
+	// Replacements replace base weights by normalized name before adapters
+	// apply: PEFT's modules_to_save (a fine-tuned full copy of a module).
+	// Each must have the base weight's shape.
+	Replacements map[string]*ir.Tensor
 	// BatchSymbol names the symbolic batch dimension ("B" when empty).
 	BatchSymbol string
 }
@@ -104,6 +109,9 @@ func build(cfg *Config, source string, weights map[string]*ir.Tensor, srcDType m
 	}
 	norm, warnings, err := normalizeWeights(cfg, source, weights, srcDType)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := replaceWeights(norm, opts.Replacements); err != nil {
 		return nil, nil, err
 	}
 	w := prepareWeights(cfg, norm)
@@ -375,4 +383,30 @@ func (g *gen) reshape(x *ir.Value, dims ...any) *ir.Value {
 		}
 	}
 	return g.op(ir.OpReshape, ir.Attrs{"shape": shape}, x)
+}
+
+// replaceWeights swaps in modules_to_save tensors, checking each names a
+// base weight of the same shape and a float dtype.
+func replaceWeights(w map[string]*ir.Tensor, repl map[string]*ir.Tensor) error {
+	var bad []string
+	names := make([]string, 0, len(repl))
+	for n := range repl {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		r, base := repl[n], w[n]
+		switch {
+		case base == nil:
+			bad = append(bad, fmt.Sprintf("%s: no such base weight", n))
+		case !slices.Equal(r.Shape, base.Shape) || !r.DType.IsFloat():
+			bad = append(bad, fmt.Sprintf("%s: replacement is %v%v, base weight %v%v", n, r.DType, r.Shape, base.DType, base.Shape))
+		default:
+			w[n] = r
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("hf: modules_to_save: %s", strings.Join(bad, "; "))
+	}
+	return nil
 }

@@ -50,19 +50,23 @@ func loadCheckpoint(dir string, o checkpointOptions) (*loadedCheckpoint, error) 
 	}
 	lc := &loadedCheckpoint{}
 	var adapters []peft.Adapter
+	replacements := map[string]*ir.Tensor{}
 	for _, a := range o.lora {
 		res, err := peft.Load(a, shapes, peft.Options{AllowUnmatched: o.allowUnmatched})
 		if err != nil {
 			return nil, err
 		}
-		if len(res.Replacements) > 0 {
-			return nil, fmt.Errorf("%s: modules_to_save (full replacement weights) are not supported yet", a)
+		for name, t := range res.Replacements {
+			if replacements[name] != nil {
+				return nil, fmt.Errorf("%s: modules_to_save replaces %s, which an earlier adapter already replaced", a, name)
+			}
+			replacements[name] = t
 		}
 		adapters = append(adapters, res.Adapters...)
 		lc.adapters = append(lc.adapters, a)
 		lc.warnings = append(lc.warnings, res.Warnings...)
 	}
-	m, err := hf.Load(dir, hf.Options{Adapters: adapters, Decomposed: o.decomposed, SeqLen: o.seqLen})
+	m, err := hf.Load(dir, hf.Options{Adapters: adapters, Replacements: replacements, Decomposed: o.decomposed, SeqLen: o.seqLen})
 	if err != nil {
 		return nil, err
 	}
