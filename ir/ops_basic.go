@@ -46,12 +46,24 @@ const (
 	OpCausalConv1d
 	OpLoRAMatMul
 
+	OpWhere
+	OpCompare
+	OpErf
+	OpReduceMax
+	OpCumSum
+	OpLinearScan
+
+	OpAddRMSNorm
+	OpFusedElementwise
+
 	numBuiltinOps
 )
 
 func init() {
 	defineTensorOps()
 	defineSSMOps()
+	defineFusedOps()
+	defineONNXOps()
 	for i := Op(0); i < numBuiltinOps; i++ {
 		info := builtinOps[i]
 		if info == nil {

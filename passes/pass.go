@@ -26,8 +26,13 @@ type Constraint struct{ A, B string }
 var Pipeline = []Pass{
 	{Name: "canonicalize", Fn: canonicalize, Doc: "apply the canonicalization rule table to a fixed point"},
 	{Name: "constfold", Fn: constfold, Doc: "evaluate ops whose operands are all constants (or bound weights)"},
+	{Name: "fuse-lora", Fn: fuseLoRA, Doc: "fuse x·Wᵀ + s·(x·Aᵀ)·Bᵀ into LoRAMatMul (or merge it into W with LoRAMode merge)"},
 	{Name: "mixed-precision", Fn: mixedPrecision, Doc: "narrow projection weights (and bf16 activations) per the -dtype policy"},
 	{Name: "cse", Fn: cse, Doc: "merge values computing the same op on the same operands"},
+	{Name: "fuse-norm", Fn: fuseNorm, Doc: "fuse RMSNorm decompositions into RMSNorm, and residual Add + RMSNorm into AddRMSNorm"},
+	{Name: "fuse-conv", Fn: fuseConv, Doc: "fuse transpose/Conv1d/bias/SiLU causal convolutions into CausalConv1d"},
+	{Name: "fuse-scan", Fn: fuseScan, Doc: "fuse the unrolled selective-SSM recurrence into SelectiveScan or SelectiveStateUpdate"},
+	{Name: "fuse-elementwise", Fn: fuseElementwise, Doc: "fuse chains of single-use elementwise ops into FusedElementwise"},
 	{Name: "dce", Fn: dce, Required: true, Doc: "remove values whose results are never used"},
 }
 
@@ -38,6 +43,16 @@ var Constraints = []Constraint{
 	{"constfold", "mixed-precision"}, // weights are narrowed after folding in f32
 	{"mixed-precision", "cse"},       // its casts can merge
 	{"cse", "dce"},                   // CSE leaves dead duplicates behind
+	{"cse", "fuse-norm"},             // fusions match the merged, canonical forms
+	{"cse", "fuse-conv"},
+	{"cse", "fuse-scan"},
+	{"canonicalize", "fuse-lora"},     // the scale is a constant on the right
+	{"fuse-lora", "mixed-precision"},  // the policy narrows a LoRAMatMul's factors together
+	{"fuse-norm", "fuse-elementwise"}, // elementwise fusion must not eat the other patterns
+	{"fuse-conv", "fuse-elementwise"},
+	{"fuse-scan", "fuse-elementwise"},
+	{"fuse-lora", "fuse-elementwise"},
+	{"fuse-elementwise", "dce"}, // fusions leave dead values behind
 }
 
 func init() {

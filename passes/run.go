@@ -31,6 +31,11 @@ type Options struct {
 	// mixed-precision pass: "" or "f32" keeps the model's precision,
 	// "bf16" or "f16" narrows projection weights and their activations.
 	DType string
+	// LoRAMode is what fuse-lora does with a low-rank update: "" or
+	// "fused" keeps it as a LoRAMatMul; "merge" folds it into the base
+	// weight (W' = W + scale·B·A, in W's dtype) when the module has its
+	// weights bound, leaving one MatMul.
+	LoRAMode string
 }
 
 // PassReport is what one pass did.
@@ -181,13 +186,13 @@ func contains(list []string, s string) bool {
 // and after, time, and counters.
 func (r *Report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-14s %7s %7s %10s  %s\n", "pass", "before", "after", "time", "events")
+	fmt.Fprintf(&b, "%-16s %7s %7s %10s  %s\n", "pass", "before", "after", "time", "events")
 	for _, p := range r.Passes {
 		var ev []string
 		for _, k := range sortedKeys(p.Counters) {
 			ev = append(ev, fmt.Sprintf("%s=%d", k, p.Counters[k]))
 		}
-		fmt.Fprintf(&b, "%-14s %7d %7d %10s  %s\n", p.Name, p.OpsBefore, p.OpsAfter,
+		fmt.Fprintf(&b, "%-16s %7d %7d %10s  %s\n", p.Name, p.OpsBefore, p.OpsAfter,
 			p.Time.Round(time.Microsecond), strings.Join(ev, " "))
 	}
 	return b.String()

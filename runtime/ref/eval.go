@@ -70,6 +70,12 @@ var kernels = map[ir.Op]kernel{
 	ir.OpReduceSum: evalReduce, ir.OpReduceMean: evalReduce, ir.OpRMSNorm: evalRMSNorm, ir.OpSoftmax: evalSoftmax,
 	ir.OpConv1d: evalConv1d, ir.OpCausalConv1d: evalCausalConv1d,
 	ir.OpSelectiveScan: evalScan, ir.OpSelectiveStateUpdate: evalScan,
+	ir.OpWhere:      evalWhere,
+	ir.OpCompare:    evalCompare,
+	ir.OpErf:        evalErf,
+	ir.OpReduceMax:  evalReduceMax,
+	ir.OpCumSum:     evalCumSum,
+	ir.OpLinearScan: evalLinearScan,
 }
 
 // evalOp is EvalOp with the symbol bindings env shared across a Run.

@@ -137,7 +137,7 @@ func TestLoadInput(t *testing.T) {
 		{good, ""},
 		{upper, ""},
 		{bad, "bad.ir:2:1: "},
-		{onnx, "unsupported input kind: " + onnx + ": ONNX model"},
+		{onnx, "onnx: " + onnx + ": IR version 0 is not supported"}, // an empty file is an empty ModelProto
 		{st, "unsupported input kind: " + st + ": safetensors checkpoint"},
 		{ckpt, "unsupported input kind: " + ckpt + ": checkpoint directory"},
 		{txt, "unsupported input kind: " + txt},

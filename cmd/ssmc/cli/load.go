@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ssmc-dev/ssmc/importers/onnx"
 	"github.com/ssmc-dev/ssmc/ir"
 )
 
@@ -32,7 +33,7 @@ type importer struct {
 // Adding an input kind is one entry here and its package under importers/.
 var importers = []importer{
 	{kind: "IR text", match: hasExt(".ir"), load: loadIRText},
-	{kind: "ONNX model", match: hasExt(".onnx")},
+	{kind: "ONNX model", match: hasExt(".onnx"), load: onnx.Load},
 	{kind: "safetensors checkpoint", match: hasExt(".safetensors")},
 	{kind: "checkpoint directory", match: func(_ string, fi fs.FileInfo) bool { return fi.IsDir() }},
 }
