@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ssmc-dev/ssmc"
+	cudagen "github.com/ssmc-dev/ssmc/codegen/cuda"
 	"github.com/ssmc-dev/ssmc/importers/hf"
 	"github.com/ssmc-dev/ssmc/importers/peft"
 	"github.com/ssmc-dev/ssmc/ir"
@@ -27,6 +28,7 @@ type checkpointOptions struct {
 	allowUnmatched bool
 	decomposed     bool
 	seqLen         int
+	target         string // "cpu" or "cuda"
 }
 
 // loadedCheckpoint is a checkpoint built into IR, with what inspect and the
@@ -75,8 +77,9 @@ func loadCheckpoint(dir string, o checkpointOptions) (*loadedCheckpoint, error) 
 	return lc, nil
 }
 
-// saveArtifact writes the compiled module with its metadata.
-func saveArtifact(path, source string, lc *loadedCheckpoint, m *ir.Module, dtype string) error {
+// saveArtifact writes the compiled module with its metadata and the
+// sections in kernels (the CUDA target's).
+func saveArtifact(path, source string, lc *loadedCheckpoint, m *ir.Module, dtype string, kernels ...artifact.Section) error {
 	cfg, err := json.Marshal(lc.model.Config)
 	if err != nil {
 		return err
@@ -98,7 +101,7 @@ func saveArtifact(path, source string, lc *loadedCheckpoint, m *ir.Module, dtype
 	if err != nil {
 		return err
 	}
-	extra := []artifact.Section{plan}
+	extra := append([]artifact.Section{plan}, kernels...)
 	if tok, err := os.ReadFile(filepath.Join(source, "tokenizer.json")); err == nil {
 		if _, err := tokenizer.Parse(tok); err != nil {
 			return fmt.Errorf("%s: %w", filepath.Join(source, "tokenizer.json"), err)
@@ -106,6 +109,23 @@ func saveArtifact(path, source string, lc *loadedCheckpoint, m *ir.Module, dtype
 		extra = append(extra, artifact.Section{Name: ssmc.TokenizerSection, Data: tok})
 	}
 	return artifact.Save(path, m, meta, extra...)
+}
+
+// cudaSections generates the CUDA kernels of m: the translation unit and
+// its launch table, as artifact sections.
+func cudaSections(m *ir.Module) ([]artifact.Section, error) {
+	prog, err := cudagen.Generate(m)
+	if err != nil {
+		return nil, err
+	}
+	table, err := cudagen.MarshalTable(prog.Table)
+	if err != nil {
+		return nil, err
+	}
+	return []artifact.Section{
+		{Name: cudagen.SourceSection, Data: []byte(prog.Source)},
+		{Name: cudagen.TableSection, Data: table},
+	}, nil
 }
 
 // isDir reports whether path is a directory.

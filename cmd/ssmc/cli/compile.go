@@ -9,6 +9,7 @@ import (
 
 	"github.com/ssmc-dev/ssmc/ir"
 	"github.com/ssmc-dev/ssmc/passes"
+	"github.com/ssmc-dev/ssmc/runtime/artifact"
 )
 
 // debugFlagDoc describes the -d settings (passes.ParseDebug parses them).
@@ -36,6 +37,11 @@ weights aligned for mapping, and metadata) that 'ssmc run' and the Go API
 load; with an OUT ending in .ir, or -, the optimized IR text is written
 instead. ONNX models are recognized but refused until their importer lands.
 
+--target cuda also generates CUDA kernels for the model (see package
+codegen/cuda) and stores them in the artifact, sections "kernels.cu" and
+"kernels.launch", for the GPU backend; it needs a checkpoint and a .ssmc
+OUT.
+
 --lora applies a PEFT LoRA adapter folder (adapter_config.json and
 adapter_model.safetensors); repeat it to stack adapters. An adapter key or
 target module that matches nothing is an error unless --allow-unmatched.
@@ -51,6 +57,7 @@ Problems in IN are reported as file:line:col: message lines.`,
 		fs.BoolVar(&ck.allowUnmatched, "allow-unmatched", false, "warn instead of failing on adapter keys or targets that match no weight")
 		fs.BoolVar(&ck.decomposed, "decomposed", false, "import the checkpoint as plain ops (the fusion passes' input); needs --seq-len")
 		fs.IntVar(&ck.seqLen, "seq-len", 0, "fix the prefill length `L` (0: any length)")
+		fs.StringVar(&ck.target, "target", "cpu", "`cpu` or cuda: cuda also stores generated CUDA kernels in the artifact")
 		return func(c *ctx, args []string) error {
 			if len(args) != 1 {
 				return usagef("compile takes one input, got %d", len(args))
@@ -67,6 +74,12 @@ Problems in IN are reported as file:line:col: message lines.`,
 				opts.DType = *dtype
 			default:
 				return usagef("-dtype %q: want f32, bf16 or f16", *dtype)
+			}
+			switch {
+			case ck.target != "cpu" && ck.target != "cuda":
+				return usagef("--target %q: want cpu or cuda", ck.target)
+			case ck.target == "cuda" && (!isDir(args[0]) || *out == "-" || strings.HasSuffix(*out, ".ir")):
+				return usagef("--target cuda stores kernels in an artifact: compile a checkpoint folder to a .ssmc file")
 			}
 			if isDir(args[0]) {
 				return compileCheckpoint(c, args[0], *out, ck, opts, *showReport)
@@ -142,5 +155,11 @@ func compileCheckpoint(c *ctx, dir, out string, ck checkpointOptions, opts passe
 	if out == "-" || strings.HasSuffix(out, ".ir") {
 		return writeOutput(c, out, []byte(ir.Print(m)))
 	}
-	return saveArtifact(out, dir, lc, m, opts.DType)
+	var kernels []artifact.Section
+	if ck.target == "cuda" {
+		if kernels, err = cudaSections(m); err != nil {
+			return fmt.Errorf("compiling %s for CUDA: %w", dir, err)
+		}
+	}
+	return saveArtifact(out, dir, lc, m, opts.DType, kernels...)
 }
