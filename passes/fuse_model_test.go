@@ -453,7 +453,9 @@ func TestTinyMambaPipeline(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		inst, err := p.Instantiate(map[string]int64{"B": c.InputIDs.Shape[0]})
+		// The fixed-length prefill accepts any length once fuse-scan has
+		// fused its chains: L is bound like B.
+		inst, err := p.Instantiate(map[string]int64{"B": c.InputIDs.Shape[0], "L": c.InputIDs.Shape[1]})
 		if err != nil {
 			t.Fatal(err)
 		}

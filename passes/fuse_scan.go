@@ -14,6 +14,7 @@ import (
 //
 //	h' = Exp(dt·A)·h + dt·x·B              products in any order and grouping; Exp(-(dt·A')) means A = -A'
 //	y  = (ReduceSum(h'·C, axis -1) [+ D·x]) [· SiLU(z)]      SiLU(z) also as z·Sigmoid(z)
+//	     (h'·C also as Reshape(MatMul(h', C as a column [Bt,N,1]), [Bt,Dm]))
 //	dt = [Softplus](delta [+ delta_bias])
 //
 // becomes
@@ -21,8 +22,8 @@ import (
 //	(y, h') = SelectiveStateUpdate(x, delta, A, B, C, D?, z?, delta_bias?, h){delta_softplus}
 //
 // A chain of L such steps, each reading time step t of sequences [Bt,L,·]
-// (Slice of length 1 on axis 1, or a Split of axis 1 into ones, possibly
-// Reshaped), step t+1 starting from step t's state, whose outputs are
+// (Slice of length 1 on axis 1, a Split of axis 1 into ones, or a Gather
+// of the constant index t on axis 1, possibly Reshaped), step t+1 starting from step t's state, whose outputs are
 // Reshaped to [Bt,1,Dm] and concatenated along axis 1 in order, becomes
 // one scan over the whole sequence:
 //
@@ -30,6 +31,11 @@ import (
 //
 // with h_0 absent when the chain starts from zeros. Softplus and the bias
 // may be applied to the whole sequence before slicing or to every step.
+// When every fused chain has the same length n, the chains prove the
+// traced steps identical, and the function's static length n is turned
+// into the symbol L where nothing else depends on it (generalizeLength):
+// a fixed-length export then accepts any sequence length. Counter:
+// generalized/length.
 // A chain that does not qualify (a missing step, an intermediate state
 // used elsewhere, outputs gathered another way) becomes one state update
 // per step. Counters: fused/scan (chains), fused/state-update (steps).
@@ -51,9 +57,11 @@ func fuseScan(c *Context, f *ir.Func) error {
 		claimed[v], claimed[s.y] = true, true
 		steps = append(steps, s)
 	}
+	lengths := map[int]bool{}
 	for _, chain := range linkSteps(u, steps) {
 		if u.fuseChain(chain) {
 			c.Count("fused/scan", 1)
+			lengths[len(chain)] = true
 			continue
 		}
 		for _, s := range chain {
@@ -62,7 +70,17 @@ func fuseScan(c *Context, f *ir.Func) error {
 			}
 		}
 	}
-	return u.finish()
+	if err := u.finish(); err != nil {
+		return err
+	}
+	if len(lengths) == 1 {
+		for n := range lengths {
+			if generalizeLength(f, int64(n)) {
+				c.Count("generalized/length", 1)
+			}
+		}
+	}
+	return nil
 }
 
 // ssmStep is one matched recurrence step.
@@ -167,36 +185,36 @@ func (u *fuser) matchStepSides(hOut, p, q *ir.Value) *ssmStep {
 	return nil
 }
 
-// matchReadout matches y = (ReduceSum(h'·C) [+ D·x]) [· SiLU(z)] from the
-// users of s.hOut.
+// matchReadout matches y = (ReduceSum(h'·C) [+ D·x]) [· SiLU(z)] (h'·C
+// also as a MatMul with a column) from the users of s.hOut.
 func (u *fuser) matchReadout(s *ssmStep, row ir.Shape) bool {
 	bt, dm := s.hOut.Type.Shape[0], s.hOut.Type.Shape[1]
 	vec := ir.Shape{bt, dm}
 	for _, r := range s.hOut.Users {
-		if r.Op != ir.OpMul || r == s.p || len(r.Users) != 1 || u.f.IsResult(r) {
+		if r == s.p || len(r.Users) != 1 || u.f.IsResult(r) {
 			continue
 		}
-		cv := r.Args[0]
-		if cv == s.hOut {
-			cv = r.Args[1]
+		var cv *ir.Value
+		var interior []*ir.Value
+		y := r
+		switch r.Op {
+		case ir.OpMul:
+			cv, y = reduceReadout(s, r, row)
+		case ir.OpMatMul:
+			cv, y = matmulReadout(s, r)
 		}
-		if cv == s.hOut || !cv.Type.Shape.Equal(row) || !r.Type.Shape.Equal(s.hOut.Type.Shape) {
+		if cv == nil {
 			continue
 		}
-		red := r.Users[0]
-		if red.Op != ir.OpReduceSum || !slices.Equal(normAxes(red, 3), []int{2}) {
-			continue
-		}
-		interior := []*ir.Value{r, red}
-		y := red
-		if red.BoolAttr("keepdims") {
-			if len(red.Users) != 1 || red.Users[0].Op != ir.OpReshape || u.f.IsResult(red) {
-				continue
+		interior = append(interior, r)
+		for w := r; w != y; w = w.Users[0] { // the values from r to y, a chain of single uses
+			if len(w.Users) != 1 || u.f.IsResult(w) {
+				cv = nil
+				break
 			}
-			y = red.Users[0]
-			interior = append(interior, y)
+			interior = append(interior, w.Users[0])
 		}
-		if !y.Type.Shape.Equal(vec) {
+		if cv == nil || !y.Type.Shape.Equal(vec) {
 			continue
 		}
 		s.c, s.readout = cv, r
@@ -244,6 +262,49 @@ func (u *fuser) matchReadout(s *ssmStep, row ir.Shape) bool {
 		return true
 	}
 	return false
+}
+
+// reduceReadout matches r = h'·C, ReduceSum(r, axis -1) [then a Reshape
+// when keepdims]; it returns C and the readout's last value.
+func reduceReadout(s *ssmStep, r *ir.Value, row ir.Shape) (cv, y *ir.Value) {
+	cv = r.Args[0]
+	if cv == s.hOut {
+		cv = r.Args[1]
+	}
+	if cv == s.hOut || !cv.Type.Shape.Equal(row) || !r.Type.Shape.Equal(s.hOut.Type.Shape) {
+		return nil, nil
+	}
+	red := r.Users[0]
+	if red.Op != ir.OpReduceSum || !slices.Equal(normAxes(red, 3), []int{2}) {
+		return nil, nil
+	}
+	y = red
+	if red.BoolAttr("keepdims") {
+		if len(red.Users) != 1 || red.Users[0].Op != ir.OpReshape {
+			return nil, nil
+		}
+		y = red.Users[0]
+	}
+	return cv, y
+}
+
+// matmulReadout matches r = MatMul(h', C) with C as a column [Bt,N,1]
+// (or a row [Bt,1,N] with transpose_b), then a Reshape of the [Bt,Dm,1]
+// product; it returns C and the Reshape.
+func matmulReadout(s *ssmStep, r *ir.Value) (cv, y *ir.Value) {
+	bt, dm, n := s.hOut.Type.Shape[0], s.hOut.Type.Shape[1], s.hOut.Type.Shape[2]
+	want := ir.Shape{bt, n, ir.StaticDim(1)}
+	if r.BoolAttr("transpose_b") {
+		want = ir.Shape{bt, ir.StaticDim(1), n}
+	}
+	cv = r.Args[1]
+	if r.Args[0] != s.hOut || cv == s.hOut || !cv.Type.Shape.Equal(want) || !r.Type.Shape.Equal(ir.Shape{bt, dm, ir.StaticDim(1)}) {
+		return nil, nil
+	}
+	if y = r.Users[0]; y.Op != ir.OpReshape {
+		return nil, nil
+	}
+	return cv, y
 }
 
 // linkSteps groups the steps into chains, each step's state feeding only
@@ -325,8 +386,8 @@ func peelDelta(dt *ir.Value) (delta, bias *ir.Value, sp bool) {
 }
 
 // timeSlice returns the sequence [Bt,L,·] whose time step t root reads:
-// a Slice of length 1 on axis 1, or an Extract of a Split of axis 1 into
-// pieces of 1.
+// a Slice of length 1 on axis 1, an Extract of a Split of axis 1 into
+// pieces of 1, or a Gather of a constant scalar index on axis 1.
 func timeSlice(root *ir.Value) (*ir.Value, int64, bool) {
 	switch root.Op {
 	case ir.OpSlice:
@@ -352,6 +413,17 @@ func timeSlice(root *ir.Value) (*ir.Value, int64, bool) {
 			}
 		}
 		return sp.Args[0], root.Attrs.Int("index", 0), true
+	case ir.OpGather:
+		s, idx := root.Args[0], root.Args[1]
+		if ax := root.IntAttr("axis"); s.Type.Shape.Rank() != 3 || ax != 1 && ax != -2 || !s.Type.Shape[1].IsStatic() ||
+			idx.Op != ir.OpConst || idx.Type.Shape.Rank() != 0 {
+			return nil, 0, false
+		}
+		t, n := int64(idx.Attrs.Tensor("value").At(0)), s.Type.Shape[1].Off
+		if t < 0 {
+			t += n
+		}
+		return s, t, t >= 0 && t < n
 	}
 	return nil, 0, false
 }

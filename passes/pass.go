@@ -32,6 +32,7 @@ var Pipeline = []Pass{
 	{Name: "fuse-norm", Fn: fuseNorm, Doc: "fuse RMSNorm decompositions into RMSNorm, and residual Add + RMSNorm into AddRMSNorm"},
 	{Name: "fuse-conv", Fn: fuseConv, Doc: "fuse transpose/Conv1d/bias/SiLU causal convolutions into CausalConv1d"},
 	{Name: "fuse-scan", Fn: fuseScan, Doc: "fuse the unrolled selective-SSM recurrence into SelectiveScan or SelectiveStateUpdate"},
+	{Name: "fuse-linear-scan", Fn: fuseLinearScan, Doc: "fuse the selective-SSM recurrence around a LinearScan (ONNX Scan, LinearAttention) into SelectiveScan"},
 	{Name: "fuse-elementwise", Fn: fuseElementwise, Doc: "fuse chains of single-use elementwise ops into FusedElementwise"},
 	{Name: "dce", Fn: dce, Required: true, Doc: "remove values whose results are never used"},
 }
@@ -46,11 +47,13 @@ var Constraints = []Constraint{
 	{"cse", "fuse-norm"},             // fusions match the merged, canonical forms
 	{"cse", "fuse-conv"},
 	{"cse", "fuse-scan"},
+	{"cse", "fuse-linear-scan"},
 	{"canonicalize", "fuse-lora"},     // the scale is a constant on the right
 	{"fuse-lora", "mixed-precision"},  // the policy narrows a LoRAMatMul's factors together
 	{"fuse-norm", "fuse-elementwise"}, // elementwise fusion must not eat the other patterns
 	{"fuse-conv", "fuse-elementwise"},
 	{"fuse-scan", "fuse-elementwise"},
+	{"fuse-linear-scan", "fuse-elementwise"},
 	{"fuse-lora", "fuse-elementwise"},
 	{"fuse-elementwise", "dce"}, // fusions leave dead values behind
 }

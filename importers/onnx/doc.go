@@ -41,7 +41,15 @@
 // steps at once, so a symbolic sequence length stays symbolic; other
 // bodies are unrolled when the length is static. LinearAttention's
 // linear and gated rules become a LinearScan too; its delta rules are
-// unrolled over a static length.
+// unrolled over a static length. A Mamba export in any of its shapes (a
+// Scan per layer, the recurrence unrolled over a fixed length, or
+// opset-27 CausalConvWithState + LinearAttention) leaves the fusion
+// passes the patterns they rewrite into SelectiveScan,
+// SelectiveStateUpdate and CausalConv1d (passes fuse-linear-scan,
+// fuse-scan, fuse-conv).
+//
+// [ReadInfo] describes a file (header, inputs and outputs, operator
+// histogram, initializers, external data files) without converting it.
 //
 // # Errors and hostile files
 //

@@ -71,6 +71,17 @@ func LoadWithOptions(path string, opts Options) (*ir.Module, error) {
 	if lim == (Limits{}) {
 		lim = DefaultLimits
 	}
+	data, err := readModelFile(path, lim)
+	if err != nil {
+		return nil, err
+	}
+	opts.Limits = lim
+	return load(data, path, filepath.Dir(path), opts)
+}
+
+// readModelFile reads the model file at path, refusing one over
+// lim.MaxFileBytes.
+func readModelFile(path string, lim Limits) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -93,8 +104,7 @@ func LoadWithOptions(path string, opts Options) (*ir.Module, error) {
 	if int64(len(data)) > lim.MaxFileBytes {
 		return nil, &Error{Path: path, Msg: fmt.Sprintf("over the limit of %d bytes", lim.MaxFileBytes)}
 	}
-	opts.Limits = lim
-	return load(data, path, filepath.Dir(path), opts)
+	return data, nil
 }
 
 // LoadBytes reads a model from memory; it may not use external data.

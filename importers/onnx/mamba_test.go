@@ -89,6 +89,19 @@ func maxDiff(t *testing.T, what string, got *ir.Tensor, want refArray) float64 {
 	return d
 }
 
+// checkFusedOps checks the compiled function's op counts (the fused
+// forms present, the decomposed ones gone) and logs its histogram.
+func checkFusedOps(t *testing.T, f *ir.Func, want map[string]int) {
+	t.Helper()
+	h := opHistogram(f)
+	for op, n := range want {
+		if h[op] != n {
+			t.Errorf("%d %s after the passes, want %d", h[op], op, n)
+		}
+	}
+	t.Logf("compiled to %d ops: %s", passes.CountOps(f), histString(h))
+}
+
 func ids(a refArray) *ir.Tensor {
 	v := make([]int64, len(a.Data))
 	for i, x := range a.Data {
@@ -104,6 +117,8 @@ func TestTinyMambaForward(t *testing.T) {
 	cases := tinyCases(t)
 	m := compile(t, filepath.Join(tinyMambaDir, "forward.onnx"))
 	f := m.Funcs[0]
+	checkFusedOps(t, f, map[string]int{"SelectiveScan": 2, "CausalConv1d": 2, "RMSNorm": 1, "AddRMSNorm": 2,
+		"LinearScan": 0, "Conv1d": 0, "Exp": 0})
 	for _, c := range cases {
 		out, err := ref.Run(f, m.Weights, []*ir.Tensor{ids(c.InputIDs)})
 		if err != nil {
@@ -124,6 +139,8 @@ func TestTinyMambaStep(t *testing.T) {
 	cases := tinyCases(t)
 	m := compile(t, filepath.Join(tinyMambaDir, "step.onnx"))
 	f := m.Funcs[0]
+	checkFusedOps(t, f, map[string]int{"SelectiveStateUpdate": 2, "CausalConv1d": 2, "RMSNorm": 1, "AddRMSNorm": 2,
+		"ReduceSum": 0, "Exp": 0, "MatMul": 9})
 	for _, c := range cases {
 		if len(c.Steps) == 0 {
 			continue

@@ -24,13 +24,24 @@ func register(op ir.Op, k Kernel) {
 	kernels[op] = k
 }
 
-// KernelFor returns the kernel of op.
+// KernelFor returns the kernel of op: its own, or for the few ops without
+// one (see referenceOnly) the reference interpreter's.
 func KernelFor(op ir.Op) (Kernel, error) {
-	k := kernels[op]
-	if k == nil {
-		return nil, fmt.Errorf("cpu: no kernel for %s", op)
+	if k := kernels[op]; k != nil {
+		return k, nil
 	}
-	return k, nil
+	if referenceOnly[op] {
+		return referenceKernel, nil
+	}
+	return nil, fmt.Errorf("cpu: no kernel for %s", op)
+}
+
+// referenceOnly lists ops the CPU backend runs through the reference
+// interpreter because they have no kernel yet. Mamba models never use
+// them; ONNX imports of other models may.
+var referenceOnly = map[ir.Op]bool{
+	ir.OpWhere: true, ir.OpCompare: true, ir.OpErf: true,
+	ir.OpReduceMax: true, ir.OpCumSum: true, ir.OpLinearScan: true,
 }
 
 // Scratch is reusable temporary memory for kernels. It grows to the

@@ -97,7 +97,8 @@ func conv1dKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 //	state_out[b,d,j] = xs[b,d,L+j]   for j < K-1 (the last K-1 columns, oldest first)
 //
 // The taps are transposed into scratch [K,D] so each output row y[b,t,:]
-// accumulates contiguous rows of x. y must not share memory with x;
+// accumulates contiguous rows of x (vector fma); the rows are split
+// among the workers. y must not share memory with x;
 // state_out may share memory with state (y is written first and
 // state_out[j] reads only columns ≥ j).
 func causalConv1dKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
@@ -148,39 +149,53 @@ func causalConv1dKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 	default:
 		return kernelError(v, "unknown activation %q", a)
 	}
+	if l == 1 {
+		// One step (decoding): a single pass over the channels, every
+		// channel's taps and state row read where they are, channels
+		// split among the workers.
+		t := step1Tasks.get()
+		*t = conv1Task{x: x.F32, y: y.F32, w: w.F32, so: so.F32, bt: bt, dm: dm, k: k, silu: silu}
+		if bias != nil {
+			t.bias = bias.F32
+		}
+		if state != nil {
+			t.state = state.F32
+		}
+		t.chunks = chunksFor(dm, 64, float64(bt*k), 1024, 2)
+		parallel(t, t.chunks)
+		*t = conv1Task{}
+		step1Tasks.put(t)
+		return nil
+	}
 	wt := s.F32(k * dm)
 	for d := 0; d < dm; d++ {
 		for kk := 0; kk < k; kk++ {
 			wt[kk*dm+d] = w.F32[d*k+kk]
 		}
 	}
-	for b := 0; b < bt; b++ {
-		for t := 0; t < l; t++ {
-			yr := y.F32[(b*l+t)*dm : (b*l+t+1)*dm]
-			if bias != nil {
-				copy(yr, bias.F32)
-			} else {
-				clear(yr)
-			}
-			for kk := 0; kk < k; kk++ {
-				wk := wt[kk*dm : kk*dm+dm]
-				j := t + kk // column of xs
-				if j >= ks {
-					xr := x.F32[(b*l+j-ks)*dm : (b*l+j-ks+1)*dm]
-					for d := range yr {
-						yr[d] += wk[d] * xr[d]
-					}
-				} else if state != nil {
-					st := state.F32[b*dm*ks:]
-					for d := range yr {
-						yr[d] += wk[d] * st[d*ks+j]
-					}
-				}
-			}
-			if silu {
-				siluInPlace(yr)
-			}
+	t := convTasks.get()
+	*t = convTask{x: x.F32, y: y.F32, wt: wt, l: l, dm: dm, k: k, silu: silu, gather: t.gather}
+	if bias != nil {
+		t.bias = bias.F32
+	}
+	if state != nil {
+		t.state = state.F32
+	}
+	t.chunks = chunksFor(bt*l, 1, float64(dm*k), 16384, 8)
+	for len(t.gather) < workers() {
+		t.gather = append(t.gather, nil)
+	}
+	if state != nil {
+		for w := range t.gather { // sized here, so that no worker allocates
+			grow(&t.gather[w], dm)
 		}
+	}
+	parallel(t, t.chunks)
+	*t = convTask{gather: t.gather}
+	convTasks.put(t)
+	// The state is written after every y row that reads it: it may be the
+	// same memory.
+	for b := 0; b < bt; b++ {
 		for d := 0; d < dm; d++ {
 			sr := so.F32[(b*dm+d)*ks : (b*dm+d+1)*ks]
 			for j := range sr {
@@ -197,4 +212,124 @@ func causalConv1dKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 		}
 	}
 	return nil
+}
+
+var step1Tasks freeList[conv1Task]
+
+// conv1Task is causalConv1dKernel for L = 1 on the channels
+// chunkRange(chunk): for each batch b and channel d, with xs =
+// state[b,d,:] ++ [x[b,d]],
+//
+//	y[b,d] = act(bias[d] + sum_{k<K} w[d,k]·xs[k]);  state_out[b,d,:] = xs[1:]
+//
+// (the same sums in the same order as the general path). state_out may
+// be the state's memory: each row is read before it is written.
+type conv1Task struct {
+	x, y, w, bias, state, so []float32
+	bt, dm, k, chunks        int
+	silu                     bool
+}
+
+func (t *conv1Task) run(_, chunk int) {
+	c0, c1 := chunkRange(chunk, t.chunks, t.dm, 64)
+	dm, k, ks := t.dm, t.k, t.k-1
+	for b := 0; b < t.bt; b++ {
+		yr, xr := t.y[b*dm+c0:b*dm+c1], t.x[b*dm+c0:b*dm+c1]
+		sob := t.so[(b*dm+c0)*ks : (b*dm+c1)*ks]
+		var st []float32
+		if t.state != nil {
+			st = t.state[(b*dm+c0)*ks : (b*dm+c1)*ks]
+		}
+		w := t.w[c0*k : c1*k]
+		for d, xd := range xr {
+			acc := float32(0)
+			if t.bias != nil {
+				acc = t.bias[c0+d]
+			}
+			wd := w[d*k : d*k+k]
+			if st == nil {
+				acc += wd[ks] * xd
+				yr[d] = acc
+				sr := sob[d*ks : d*ks+ks]
+				clear(sr)
+				if ks > 0 {
+					sr[ks-1] = xd
+				}
+				continue
+			}
+			if ks == 3 { // d_conv = 4, the usual
+				sd := st[3*d : 3*d+3 : 3*d+3]
+				s0, s1, s2 := sd[0], sd[1], sd[2]
+				acc += wd[0] * s0
+				acc += wd[1] * s1
+				acc += wd[2] * s2
+				acc += wd[3] * xd
+				yr[d] = acc
+				sr := sob[3*d : 3*d+3 : 3*d+3]
+				sr[0], sr[1], sr[2] = s1, s2, xd
+				continue
+			}
+			sd, sr := st[d*ks:d*ks+ks], sob[d*ks:d*ks+ks]
+			for j, sv := range sd {
+				acc += wd[j] * sv
+			}
+			acc += wd[ks] * xd
+			yr[d] = acc
+			for j := 0; j+1 < ks; j++ {
+				sr[j] = sd[j+1] // sr may be sd: j+1 is read before j+1 is written
+			}
+			if ks > 0 {
+				sr[ks-1] = xd
+			}
+		}
+		if t.silu {
+			simd.silu(yr, yr)
+		}
+	}
+}
+
+var convTasks freeList[convTask]
+
+// convTask computes the output rows chunkRange(chunk) of (b, t) of a
+// causal convolution; gather holds one state column per worker.
+type convTask struct {
+	x, y, wt, bias, state []float32
+	l, dm, k, chunks      int
+	silu                  bool
+	gather                [][]float32
+}
+
+func (t *convTask) run(worker, chunk int) {
+	dm, ks := t.dm, t.k-1
+	if dm == 0 {
+		return
+	}
+	r0, r1 := chunkRange(chunk, t.chunks, len(t.y)/dm, 1)
+	for r := r0; r < r1; r++ {
+		b, tt := r/t.l, r%t.l
+		yr := t.y[r*dm : r*dm+dm]
+		if t.bias != nil {
+			copy(yr, t.bias)
+		} else {
+			clear(yr)
+		}
+		for kk := 0; kk < t.k; kk++ {
+			wk := t.wt[kk*dm : kk*dm+dm]
+			j := tt + kk // column of xs
+			if j >= ks {
+				o := (b*t.l + j - ks) * dm
+				simd.fma(yr, wk, t.x[o:o+dm])
+			} else if t.state != nil {
+				col := t.gather[worker][:dm]
+				st := t.state[b*dm*ks:]
+				for d := range col {
+					col[d] = st[d*ks+j]
+				}
+				simd.fma(yr, wk, col)
+			}
+		}
+		if t.silu {
+			simd.silu(yr, yr)
+		}
+	}
 }

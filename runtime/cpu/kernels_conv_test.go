@@ -8,7 +8,8 @@ import (
 
 // convCases covers Conv1d (pads, dilation, both weight layouts, with and
 // without bias) and CausalConv1d (with and without state and bias, L
-// shorter than K-1, one-step decoding, K = 1, both activations).
+// shorter than K-1, one-step decoding with K = 1, 2, 4 and 5, K = 1,
+// both activations).
 func convCases() []kcase {
 	conv := func(p0, p1, dil int64) ir.Attrs {
 		return ir.Attrs{"pads": []int64{p0, p1}, "dilation": dil}
@@ -29,17 +30,22 @@ func convCases() []kcase {
 		{name: "decode step", op: ir.OpCausalConv1d, attrs: silu, args: []*opnd{f32s(3, 1, 8), f32s(8, 4), f32s(8), f32s(3, 8, 3)}},
 		{name: "K 1", op: ir.OpCausalConv1d, attrs: none, args: []*opnd{f32s(2, 3, 4), f32s(4, 1), f32s(4)}},
 		{name: "K 2 state", op: ir.OpCausalConv1d, attrs: silu, args: []*opnd{f32s(1, 3, 4), f32s(4, 2), nil, f32s(1, 4, 1)}},
+		{name: "decode step no state", op: ir.OpCausalConv1d, attrs: none, args: []*opnd{f32s(2, 1, 8), f32s(8, 4), f32s(8)}},
+		{name: "decode step K 2", op: ir.OpCausalConv1d, attrs: silu, args: []*opnd{f32s(2, 1, 7), f32s(7, 2), nil, f32s(2, 7, 1)}},
+		{name: "decode step K 5", op: ir.OpCausalConv1d, attrs: silu, args: []*opnd{f32s(1, 1, 9), f32s(9, 1, 5), f32s(9), f32s(1, 9, 4)}},
+		{name: "decode step K 1", op: ir.OpCausalConv1d, attrs: silu, args: []*opnd{f32s(2, 1, 5), f32s(5, 1), f32s(5)}},
 	}
 }
 
 // TestCausalConvInPlaceState checks that the state result may share
 // memory with the state operand (decoding updates the state in place), for
-// L both shorter and longer than K-1, and that a warm call allocates
-// nothing.
+// L both shorter and longer than K-1 and one-step decoding with several K,
+// and that a warm call allocates nothing.
 func TestCausalConvInPlaceState(t *testing.T) {
-	for _, l := range []int64{1, 2, 6} {
+	for _, c := range []struct{ l, k int64 }{{1, 4}, {2, 4}, {6, 4}, {1, 3}, {1, 6}} {
+		l, k := c.l, c.k
 		c := kcase{name: "in place", op: ir.OpCausalConv1d, attrs: ir.Attrs{"activation": "silu"},
-			args: []*opnd{f32s(2, l, 6), f32s(6, 4), f32s(6), f32s(2, 6, 3)}}
+			args: []*opnd{f32s(2, l, 6), f32s(6, k), f32s(6), f32s(2, 6, k-1)}}
 		b := c.build(t)
 		b.out[1] = &Tensor{DType: ir.F32, Shape: b.out[1].Shape, F32: append([]float32(nil), b.in[3].F32...)}
 		b.in[3] = &Tensor{DType: ir.F32, Shape: b.in[3].Shape, F32: b.out[1].F32}
@@ -49,7 +55,7 @@ func TestCausalConvInPlaceState(t *testing.T) {
 		}
 		b.check(t, false)
 		if n := testing.AllocsPerRun(10, func() { _ = b.run(&s) }); n != 0 {
-			t.Errorf("L=%d: warm CausalConv1d allocates %v times", l, n)
+			t.Errorf("L=%d K=%d: warm CausalConv1d allocates %v times", l, k, n)
 		}
 	}
 }

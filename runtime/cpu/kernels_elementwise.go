@@ -72,7 +72,8 @@ func isBroadcast(a, b, out []int) bool {
 // float32(math.Pow) in float64. On i64 operands Add, Sub, Mul and Div are
 // exact in int64 (Div truncates toward zero; a zero divisor is an error),
 // wrapped to the width of the value's integer dtype. y may share memory
-// with an operand that has y's shape.
+// with an operand that has y's shape. Big f32 operands of y's shape are
+// split among the workers.
 func binaryKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 	a, err := operand(v, in, 0, "a")
 	if err != nil {
@@ -101,8 +102,19 @@ func binaryKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 			powRuns(y.F32, a.F32, b.F32, &w)
 			return nil
 		}
-		if !arithRuns(v.Op, y.F32, a.F32, b.F32, &w) {
+		switch {
+		case v.Op != ir.OpAdd && v.Op != ir.OpSub && v.Op != ir.OpMul && v.Op != ir.OpDiv:
 			return kernelError(v, "no f32 kernel for %v", v.Op)
+		case len(y.F32) >= 1<<15 && sameShape(a.Shape, y.Shape) && sameShape(b.Shape, y.Shape):
+			// Big and without broadcasting: split among the workers.
+			t := elemTasks.get()
+			*t = elemTask{op: v.Op, y: y.F32, a: a.F32, b: b.F32}
+			t.chunks = chunksFor(len(y.F32), 256, 1, 16384, 4)
+			parallel(t, t.chunks)
+			*t = elemTask{}
+			elemTasks.put(t)
+		default:
+			arithRuns(v.Op, y.F32, a.F32, b.F32, &w)
 		}
 		return nil
 	}
@@ -239,7 +251,7 @@ func softplus64(x float64) float64 {
 // Sigmoid (1/(1+exp(-x))), SiLU (x·sigmoid(x)), Softplus (log1p(exp(x)),
 // x above 20) and Tanh evaluated in float64 and rounded once to float32.
 // i64: Neg and Relu, wrapped to the value's integer width. y may share
-// memory with x.
+// memory with x. Big f32 tensors are split among the workers.
 func unaryKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 	x, err := operand(v, in, 0, "x")
 	if err != nil {
@@ -269,19 +281,55 @@ func unaryKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 		wrapInt(valueDType(v, 0), ys)
 		return nil
 	}
-	xs, ys := x.F32, y.F32[:len(x.F32)]
-	var f func(float64) float64
 	switch v.Op {
+	case ir.OpNeg, ir.OpRelu, ir.OpExp, ir.OpLog, ir.OpSqrt, ir.OpRsqrt, ir.OpSigmoid, ir.OpSiLU, ir.OpSoftplus, ir.OpTanh:
+	default:
+		return kernelError(v, "no f32 kernel for %v", v.Op)
+	}
+	t := elemTasks.get()
+	*t = elemTask{op: v.Op, unary: true, y: y.F32[:len(x.F32)], a: x.F32}
+	t.chunks = chunksFor(len(x.F32), 256, 8, 16384, 4)
+	parallel(t, t.chunks)
+	*t = elemTask{}
+	elemTasks.put(t)
+	return nil
+}
+
+var elemTasks freeList[elemTask]
+
+// elemTask computes elements chunkRange(chunk) of a unary op, or of a
+// binary op whose operands have the result's shape.
+type elemTask struct {
+	op      ir.Op
+	unary   bool
+	y, a, b []float32
+	chunks  int
+}
+
+func (t *elemTask) run(_, chunk int) {
+	i0, i1 := chunkRange(chunk, t.chunks, len(t.y), 256)
+	if t.unary {
+		unaryF32(t.op, t.y[i0:i1], t.a[i0:i1])
+	} else {
+		arithVV(t.op, t.y[i0:i1], t.a[i0:i1], t.b[i0:i1])
+	}
+}
+
+// unaryF32 is unaryKernel's f32 loop (op is one of its ops).
+func unaryF32(op ir.Op, ys, xs []float32) {
+	ys = ys[:len(xs)]
+	var f func(float64) float64
+	switch op {
 	case ir.OpNeg:
 		for i, a := range xs {
 			ys[i] = -a
 		}
-		return nil
+		return
 	case ir.OpRelu:
 		for i, a := range xs {
 			ys[i] = max(a, 0)
 		}
-		return nil
+		return
 	case ir.OpExp:
 		f = math.Exp
 	case ir.OpLog:
@@ -298,13 +346,10 @@ func unaryKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 		f = softplus64
 	case ir.OpTanh:
 		f = math.Tanh
-	default:
-		return kernelError(v, "no f32 kernel for %v", v.Op)
 	}
 	for i, a := range xs {
 		ys[i] = float32(f(float64(a)))
 	}
-	return nil
 }
 
 // castKernel converts every element to the dtype of attribute "to":

@@ -32,6 +32,14 @@ func weightOf(t *Tensor) (weight, bool) {
 	return weight{}, false
 }
 
+// slice returns elements [start, start+n) as a weight.
+func (w weight) slice(start, n int) weight {
+	if w.dt == ir.F32 {
+		return weight{dt: w.dt, f32: w.f32[start : start+n]}
+	}
+	return weight{dt: w.dt, raw: w.raw[2*start : 2*(start+n)]}
+}
+
 // row returns elements [start, start+n) as float32: a subslice of the
 // data for f32, else converted into buf (len ≥ n).
 func (w weight) row(buf []float32, start, n int) []float32 {
@@ -140,12 +148,19 @@ func dotBF16(a []float32, w []byte) float32 {
 // is [m, k] (rows k apart from offset ao), b is read from w at offset bo
 // as [k, n] or, when transB, [n, k], and y is [m, n] contiguous. beta is 0
 // (y is overwritten) or 1 (y is accumulated into). buf holds one row of b
-// (max(k, n) floats) when b is not f32.
+// (max(k, n) floats) when b is not f32. The plain transB product (alpha
+// 1, beta 0) goes to matmulNT; the rest (LoRA's scaled update, products
+// without transB) run the loops below.
 //
 //	transB:  y[i,j] = beta·y[i,j] + alpha·sum_l a[i,l]·b[j,l]   (dot products of rows)
 //	else:    y[i,j] = beta·y[i,j] + alpha·sum_l a[i,l]·b[l,j]   (i-k-j loop, rows of b scaled)
 func gemm(y, a []float32, ao int, w weight, bo int, m, k, n int, transB bool, alpha, beta float32, buf []float32) {
 	y = y[:m*n]
+	if transB && alpha == 1 && beta == 0 {
+		// The plain product: vector primitives on the worker pool.
+		matmulNT(y, a[ao:ao+m*k], m, k, n, w.slice(bo, n*k))
+		return
+	}
 	if transB {
 		for j := 0; j < n; j++ {
 			if w.dt == ir.BF16 && m < 4 {
@@ -346,9 +361,10 @@ func (d *mmDims) checkOut(y []int) bool {
 //	batch dims (all but the last two) broadcast; for every batch index p:
 //	    y[p, i, j] = sum_l a[p, i, l] · b[p, l, j]      (b[p, j, l] if transpose_b)
 //
-// a is f32; b is f32, bf16 or f16 (converted a row at a time). With
-// transpose_b each output is a dot product of contiguous rows (eight
-// partial sums, four rows of a per row of b); otherwise an i-k-j loop adds
+// a is f32; b is f32, bf16 or f16 (converted on the fly). With
+// transpose_b (the Linear layout of every projection) the product runs on
+// the worker pool with the vector primitives (matmulNT: GEMV for up to
+// eight rows of a, packed GEMM beyond); otherwise an i-k-j loop adds
 // scaled rows of b. A b without batch dims multiplies all rows of a at
 // once.
 func matmulKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {

@@ -192,6 +192,8 @@ func reduceKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 //
 //	ms = sum_j x[r, j]² / n          (accumulated in float32)
 //	y[r, i] = x[r, i] · (1 / sqrt(ms + eps)) · weight[i]
+//
+// with the vector primitives, rows split among the workers.
 func rmsNormKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 	x, err := f32Operand(v, in, 0, "x")
 	if err != nil {
@@ -213,17 +215,35 @@ func rmsNormKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 	if n == 0 {
 		return nil
 	}
-	eps := v.FloatAttr("eps")
-	wv := w.F32[:n]
-	for o := 0; o+n <= len(x.F32); o += n {
-		row, yr := x.F32[o:o+n], y.F32[o:o+n]
-		ms := float64(sumSquares(row)) / float64(n)
-		inv := float32(1 / math.Sqrt(ms+eps))
-		for i, a := range row {
-			yr[i] = a * inv * wv[i]
-		}
-	}
+	t := normTasks.get()
+	*t = normTask{x: x.F32, y: y.F32, w: w.F32[:n], n: n, eps: v.FloatAttr("eps")}
+	rows := len(x.F32) / n
+	t.chunks = chunksFor(rows, 1, float64(n), 16384, 8)
+	parallel(t, t.chunks)
+	*t = normTask{}
+	normTasks.put(t)
 	return nil
+}
+
+var normTasks freeList[normTask]
+
+// normTask normalizes the rows chunkRange(chunk) of an RMSNorm: the sum
+// of squares by the vector dot product (float32), the scaling by the
+// vector scaleMul, y = (x·inv)·w.
+type normTask struct {
+	x, y, w   []float32
+	n, chunks int
+	eps       float64
+}
+
+func (t *normTask) run(_, chunk int) {
+	r0, r1 := chunkRange(chunk, t.chunks, len(t.x)/t.n, 1)
+	n := t.n
+	for o := r0 * n; o < r1*n; o += n {
+		row, yr := t.x[o:o+n], t.y[o:o+n]
+		ms := float64(simd.dot(row, row)) / float64(n)
+		simd.scaleMul(yr, row, t.w, float32(1/math.Sqrt(ms+t.eps)))
+	}
 }
 
 // softmaxKernel normalizes every line of x along axis:

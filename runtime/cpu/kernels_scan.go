@@ -24,12 +24,15 @@ type scan struct {
 	u, delta, a, b, c               []float32
 	d, z, bias                      []float32 // nil when absent
 	y, h                            []float32
+	h0                              []float32 // the initial state (h itself once copied there)
 	tmp                             []float32 // n floats of scratch
 }
 
 // setup checks the operands of v (a scan when seq, else a state update)
-// against each other and the results, and fills sc. The state operand
-// (h0 or h) is copied into the state result, zeros when absent.
+// against each other and the results, and fills sc. The state result is
+// zeroed when the state operand is absent; otherwise the scalar loop
+// gets the operand copied into it, while the vector path reads the
+// operand (sc.h0) and writes the result, saving that copy.
 func (sc *scan) setup(s *Scratch, v *ir.Value, in, out []*Tensor, seq bool) error {
 	uName, lead := "x", 1
 	if seq {
@@ -134,10 +137,18 @@ func (sc *scan) setup(s *Scratch, v *ir.Value, in, out []*Tensor, seq bool) erro
 		}
 	}
 	sc.y, sc.h = y.F32, hOut.F32
+	sc.h0 = nil
 	if h0 != nil {
-		copy(sc.h, h0.F32)
-	} else {
+		sc.h0 = h0.F32
+	}
+	if sc.h0 == nil {
 		clear(sc.h)
+		sc.h0 = sc.h
+	} else if !sc.fast() {
+		// The scalar loop updates h in place; the vector path reads h0
+		// and writes h itself.
+		copy(sc.h, sc.h0)
+		sc.h0 = sc.h
 	}
 	sc.tmp = s.F32(sc.n)
 	return nil
@@ -197,10 +208,117 @@ const (
 //	for n: h[b,d,n] = exp(dt·a_n)·h[b,d,n] + dt·u[b,t,d]·Bn
 //	y[b,t,d] = (sum_n h[b,d,n]·Cn + D[d or dc]·u[b,t,d]) · silu(z[b,t,d])
 //
-// all in float32 (exp32, silu32, softplus32: a few ulp each). Each
-// state element is read before it is written and y[b,t,d] after u and z
-// at the same index, so h may be updated in place.
+// all in float32 (exp32, silu32, softplus32 or their vector forms: a
+// few ulp each). Channels are independent, so the worker pool splits
+// them; Mamba-1 with N = 16 and per-step B, C runs the vector path
+// (runFast), everything else the scalar loop (runChannels). Each state
+// element is read before it is written and y[b,t,d] after u and z at the
+// same index, so h may be updated in place.
 func (sc *scan) run() {
+	t := scanTasks.get()
+	t.sc = *sc
+	cost := float64(sc.bt * sc.l * max(sc.n, 1))
+	t.chunks = chunksFor(sc.dm, 8, cost, 4096, 8)
+	if sc.heads > 0 {
+		t.chunks = 1 // heads share dt and exp(dt·A): keep them in one chunk
+	}
+	if !t.sc.fast() && sc.n > len(t.local[0]) {
+		t.chunks = 1 // the scalar loop uses sc.tmp, which is not per worker
+	}
+	parallel(t, t.chunks)
+	t.sc = scan{}
+	scanTasks.put(t)
+}
+
+var scanTasks freeList[scanTask]
+
+// scanTask runs the channels chunkRange(chunk) of a scan.
+type scanTask struct {
+	sc     scan
+	chunks int
+	local  [64][64]float32 // per-worker exp buffers of the scalar loop (workers ≤ 64)
+}
+
+func (t *scanTask) run(worker, chunk int) {
+	c0, c1 := chunkRange(chunk, t.chunks, t.sc.dm, 8)
+	if c0 == c1 {
+		return
+	}
+	if t.sc.fast() {
+		t.sc.runFast(c0, c1)
+		return
+	}
+	e := t.sc.tmp
+	if t.chunks > 1 {
+		e = t.local[worker][:t.sc.n]
+	}
+	t.sc.runChannels(c0, c1, e)
+}
+
+// fast reports whether the vector path applies: Mamba-1, N = 16, B and C
+// per step.
+func (sc *scan) fast() bool { return sc.heads == 0 && sc.n == 16 && !sc.constBC }
+
+// runFast computes channels [c0, c1) with the vector primitives, for
+// each batch in three passes over those channels of every step:
+//
+//	y[t, c]  = softplus(delta[t, c] + delta_bias[c])        (dt, kept in y)
+//	scan16:    h, y[t, c] = the recurrence, y = sum_n h·C    (per group)
+//	y[t, c]  = (y[t, c] + D[c]·u[t, c]) · silu(z[t, c])
+func (sc *scan) runFast(c0, c1 int) {
+	dm, l, g := sc.dm, sc.l, sc.groups
+	perGroup := dm / g
+	for b := 0; b < sc.bt; b++ {
+		for t := 0; t < l; t++ {
+			o := (b*l + t) * dm
+			yr, dr := sc.y[o+c0:o+c1], sc.delta[o+c0:o+c1]
+			switch {
+			case sc.softplus && sc.bias != nil:
+				simd.addSoftplus(yr, dr, sc.bias[c0:c1])
+			case sc.softplus:
+				simd.softplus(yr, dr)
+			case sc.bias != nil:
+				bias := sc.bias[c0:c1]
+				for i, x := range dr {
+					yr[i] = x + bias[i]
+				}
+			default:
+				copy(yr, dr)
+			}
+		}
+		base := b * l * dm
+		for c := c0; c < c1; {
+			grp := c / perGroup
+			e := min(c1, (grp+1)*perGroup)
+			bo := (b*l*g + grp) * 16
+			simd.scan16(sc.h0[(b*dm+c)*16:], sc.h[(b*dm+c)*16:], sc.a[c*16:], e-c, l, sc.y[base+c:], sc.u[base+c:], dm,
+				sc.b[bo:], sc.c[bo:], g*16)
+			c = e
+		}
+		for t := 0; t < l; t++ {
+			o := (b*l + t) * dm
+			yr, ur := sc.y[o+c0:o+c1], sc.u[o+c0:o+c1]
+			switch {
+			case sc.d != nil && sc.z != nil:
+				simd.gate(yr, ur, sc.d[c0:c1], sc.z[o+c0:o+c1])
+			case sc.d != nil:
+				d := sc.d[c0:c1]
+				for i, uu := range ur {
+					yr[i] += d[i] * uu
+				}
+			case sc.z != nil:
+				z := sc.z[o+c0 : o+c1]
+				for i := range yr {
+					yr[i] *= silu32(z[i])
+				}
+			}
+		}
+	}
+}
+
+// runChannels is the scalar loop of run over channels [c0, c1); e holds
+// n floats of scratch.
+func (sc *scan) runChannels(c0, c1 int, e []float32) {
 	dm, n, l := sc.dm, sc.n, sc.l
 	perHead := 1
 	if sc.heads > 0 {
@@ -208,7 +326,7 @@ func (sc *scan) run() {
 	}
 	perGroup := dm / sc.groups
 	dPerChan := sc.d != nil && len(sc.d) == dm
-	e := sc.tmp[:n]
+	e = e[:n]
 	for b := 0; b < sc.bt; b++ {
 		hb := sc.h[b*dm*n : (b+1)*dm*n]
 		for t := 0; t < l; t++ {
@@ -217,12 +335,12 @@ func (sc *scan) run() {
 			uRow := sc.u[row*dm : (row+1)*dm]
 			yRow := sc.y[row*dm : (row+1)*dm]
 			var dt, dA float32
-			for d := 0; d < dm; d++ {
+			for d := c0; d < c1; d++ {
 				dc := d
 				if sc.heads > 0 {
 					dc = d / perHead
 				}
-				if sc.heads == 0 || d%perHead == 0 {
+				if sc.heads == 0 || d%perHead == 0 || d == c0 {
 					dt = dRow[dc]
 					if sc.bias != nil {
 						dt += sc.bias[dc]

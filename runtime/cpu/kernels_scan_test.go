@@ -70,14 +70,23 @@ func scanCases() []kcase {
 }
 
 // TestScanEqualsUpdates checks that a scan over L steps equals L state
-// updates in a row (the reference states that both store the state as
-// f32 after every step), and that a warm update allocates nothing, with
-// the state updated in place.
+// updates in a row bit for bit (the reference states that both store the
+// state as f32 after every step), and that a warm update allocates
+// nothing, with the state updated in place: with N = 4 (the scalar loop)
+// and N = 16 (the vector path) and channel counts that split unevenly
+// among workers.
 func TestScanEqualsUpdates(t *testing.T) {
-	const bt, l, dm, n = 2, 6, 8, 4
+	for _, c := range []struct{ dm, n int }{{8, 4}, {40, 16}, {136, 16}} {
+		t.Run(fmt.Sprintf("dm=%d,n=%d", c.dm, c.n), func(t *testing.T) { testScanEqualsUpdates(t, c.dm, c.n) })
+	}
+}
+
+func testScanEqualsUpdates(t *testing.T, dm, n int) {
+	const bt, l = 2, 6
 	c := kcase{name: "scan", op: ir.OpSelectiveScan, attrs: ir.Attrs{"delta_softplus": true}, args: []*opnd{
-		f32s(bt, l, dm), f32s(bt, l, dm).in(-4, 1), f32s(dm, n).negExp(), f32s(bt, l, 2, n), f32s(bt, l, 2, n),
-		f32s(dm), f32s(bt, l, dm), f32s(dm), f32s(bt, dm, n)}}
+		f32s(bt, l, int64(dm)), f32s(bt, l, int64(dm)).in(-4, 1), f32s(int64(dm), int64(n)).negExp(),
+		f32s(bt, l, 2, int64(n)), f32s(bt, l, 2, int64(n)),
+		f32s(int64(dm)), f32s(bt, l, int64(dm)), f32s(int64(dm)), f32s(bt, int64(dm), int64(n))}}
 	b := c.build(t)
 	var s Scratch
 	if err := b.run(&s); err != nil {
@@ -85,8 +94,8 @@ func TestScanEqualsUpdates(t *testing.T) {
 	}
 	b.check(t, false)
 	u := kcase{name: "update", op: ir.OpSelectiveStateUpdate, attrs: c.attrs, args: []*opnd{
-		f32s(bt, dm), f32s(bt, dm), f32s(dm, n), f32s(bt, 2, n), f32s(bt, 2, n),
-		f32s(dm), f32s(bt, dm), f32s(dm), f32s(bt, dm, n)}}
+		f32s(bt, int64(dm)), f32s(bt, int64(dm)), f32s(int64(dm), int64(n)), f32s(bt, 2, int64(n)), f32s(bt, 2, int64(n)),
+		f32s(int64(dm)), f32s(bt, int64(dm)), f32s(int64(dm)), f32s(bt, int64(dm), int64(n))}}
 	ub := u.build(t)
 	h := append([]float32(nil), b.in[8].F32...)
 	step := func(k int) []*Tensor { // the operands of step k, sliced out of the scan's

@@ -8,19 +8,24 @@ import (
 	"sort"
 	"text/tabwriter"
 
+	"github.com/ssmc-dev/ssmc/importers/onnx"
 	"github.com/ssmc-dev/ssmc/ir"
 	"github.com/ssmc-dev/ssmc/runtime/artifact"
 )
 
 var inspectCmd = &command{
 	name:  "inspect",
-	args:  "[--json] [--lora ADAPTER]... CHECKPOINT_DIR|MODEL.ssmc",
-	short: "describe a checkpoint or a compiled model",
+	args:  "[--json] [--lora ADAPTER]... CHECKPOINT_DIR|MODEL.ssmc|MODEL.onnx",
+	short: "describe a checkpoint, an ONNX model or a compiled model",
 	long: `
 Inspect prints a checkpoint folder's or a .ssmc artifact's configuration,
 parameter count, tensor table (name, dtype, shape, bytes), the adapters
-applied, and a summary of the IR (functions, ops per kind). --json prints
-the same as one JSON object.`,
+applied, and a summary of the IR (functions, ops per kind). For an ONNX
+model it prints the IR and opset versions, the inputs and outputs with
+their shapes, the external data files, the operator histogram of the
+graph (subgraphs included) and the initializers, then compiles the model
+and prints which fusions fired and the compiled IR's summary. --json
+prints the same as one JSON object.`,
 	define: func(fs *flag.FlagSet) func(*ctx, []string) error {
 		asJSON := fs.Bool("json", false, "print JSON")
 		verify := fs.Bool("verify", false, "also check the checksum of the artifact's weights")
@@ -58,6 +63,8 @@ type inspection struct {
 	Adapters   []string        `json:"adapters"`
 	Functions  []funcSummary   `json:"functions"`
 	Warnings   []string        `json:"warnings,omitempty"`
+	ONNX       *onnx.ModelInfo `json:"onnx,omitempty"`
+	Fusions    map[string]int  `json:"fusions,omitempty"`
 	StateBytes int64           `json:"state_bytes_per_seq,omitempty"`
 }
 
@@ -77,7 +84,15 @@ type funcSummary struct {
 func inspect(path string, ck checkpointOptions, verify bool) (*inspection, error) {
 	info := &inspection{Path: path, Adapters: []string{}}
 	var mod *ir.Module
-	if isDir(path) {
+	if isONNXFile(path) {
+		if len(ck.lora) > 0 {
+			return nil, usagef("--lora applies to checkpoint folders only")
+		}
+		var err error
+		if info, mod, err = inspectONNX(path); err != nil {
+			return nil, err
+		}
+	} else if isDir(path) {
 		lc, err := loadCheckpoint(path, ck)
 		if err != nil {
 			return nil, err
@@ -119,7 +134,7 @@ func inspect(path string, ck checkpointOptions, verify bool) (*inspection, error
 		info.Params += n
 		info.Bytes += t.Bytes
 	}
-	for _, f := range mod.Funcs {
+	for _, f := range modFuncs(mod) {
 		fs := funcSummary{Name: f.Name, Ops: map[string]int{}}
 		for _, v := range f.Body {
 			if v.Op != ir.OpParam && v.Op != ir.OpConst && v.Op != ir.OpExtract {
@@ -155,6 +170,9 @@ func (info *inspection) print(w io.Writer) {
 	fmt.Fprintf(w, "%s (%s)\n", info.Path, info.Kind)
 	if info.Producer != "" {
 		fmt.Fprintf(w, "producer: %s\n", info.Producer)
+	}
+	if info.ONNX != nil {
+		info.printONNX(w)
 	}
 	if len(info.Config) > 0 {
 		fmt.Fprintf(w, "config: %s\n", info.Config)
