@@ -45,6 +45,15 @@ func TestFixtures(t *testing.T) {
 				tol = 2e-3
 			}
 			checkExpected(t, adapted, filepath.Join(dir, "adapter", "expected.json"), 1e-4)
+			// -lora-mode merge folds the adapters into the weights at compile
+			// time: one MatMul per projection, the same numbers up to the
+			// rounding of the merged weights to the storage dtype.
+			mergedMode := filepath.Join(tmp, "merge-mode.ssmc")
+			ssmcCmd(t, "compile", dir, "--lora", filepath.Join(dir, "adapter"), "-lora-mode", "merge", "-o", mergedMode)
+			if info := ssmcCmd(t, "inspect", mergedMode); strings.Contains(info, "LoRAMatMul") {
+				t.Errorf("-lora-mode merge left LoRAMatMul ops:\n%s", info)
+			}
+			checkExpected(t, mergedMode, filepath.Join(dir, "adapter", "expected.json"), tol)
 			checkExpected(t, adapted, want, tol)
 		})
 	}

@@ -51,6 +51,7 @@ Problems in IN are reported as file:line:col: message lines.`,
 		out := fs.String("o", "", "write the optimized IR to `OUT` (- for standard output)")
 		debug := fs.String("d", "", debugFlagDoc)
 		showReport := fs.Bool("report", false, "print the pass report (ops before/after, time, events) to stderr")
+		loraMode := fs.String("lora-mode", "fused", "`fused` keeps adapters as LoRAMatMul; merge folds W + s·B·A into the weights")
 		dtype := fs.String("dtype", "", "precision policy `f32|bf16|f16`: projection weights (and bf16 activations) narrowed; A, D, Δ-bias, the scan state, norms and the residual stay f32")
 		var ck checkpointOptions
 		fs.Var(&ck.lora, "lora", "apply the PEFT LoRA adapter in `DIR` (repeatable)")
@@ -68,6 +69,12 @@ Problems in IN are reported as file:line:col: message lines.`,
 			opts, err := passes.ParseDebug(*debug)
 			if err != nil {
 				return usagef("%v", err)
+			}
+			switch *loraMode {
+			case "fused", "merge":
+				opts.LoRAMode = *loraMode
+			default:
+				return usagef("-lora-mode %q: want fused or merge", *loraMode)
 			}
 			switch *dtype {
 			case "", "f32", "bf16", "f16":
