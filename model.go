@@ -2,6 +2,7 @@ package ssmc
 
 import (
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/ssmc-dev/ssmc/ir"
@@ -15,6 +16,7 @@ import (
 type Model struct {
 	art     *artifact.Model
 	backend backend.Backend
+	reason  string // see BackendReason
 	prefill backend.Program
 	step    backend.Program
 	vocab   int
@@ -34,29 +36,36 @@ const (
 	SeqSymbol   = "L"
 )
 
-// Load opens a compiled model.
-func Load(path string) (*Model, error) {
+// Load opens a compiled model on the backend LoadOptions{} selects: the
+// GPU when CUDA is available, otherwise the CPU. It is LoadWith(path,
+// LoadOptions{}).
+func Load(path string) (*Model, error) { return LoadWith(path, LoadOptions{}) }
+
+// LoadWith opens a compiled model on the backend opts selects. The
+// artifact's recorded CPU plans (section "plan") are checked against this
+// runtime's when the model runs on the CPU backend.
+func LoadWith(path string, opts LoadOptions) (*Model, error) {
 	art, err := artifact.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	m, err := newModel(art.Module)
+	m, err := newModel(art.Module, opts, art)
 	if err != nil {
 		art.Close()
 		return nil, fmt.Errorf("ssmc: %s: %w", path, err)
 	}
 	m.art = art
-	if b, ok := art.File.Section(PlanSectionName); ok {
+	if b, ok := art.File.Section(PlanSectionName); ok && m.backend.Name() == "cpu" {
 		progs := map[string]backend.Program{"prefill": m.prefill, "step": m.step}
 		if err := checkPlans(b, progs); err != nil {
-			art.Close()
+			m.Close()
 			return nil, fmt.Errorf("ssmc: %s: %w", path, err)
 		}
 	}
 	if b, ok := art.File.Section(TokenizerSection); ok {
 		tok, err := tokenizer.Parse(b)
 		if err != nil {
-			art.Close()
+			m.Close()
 			return nil, fmt.Errorf("ssmc: %s: embedded tokenizer: %w", path, err)
 		}
 		m.tok = tok
@@ -78,10 +87,20 @@ func (m *Model) Tokenizer() *tokenizer.Tokenizer { return m.tok }
 //	@prefill(input_ids: i64[B,L]) -> (logits: f32[B,L,V], states...)
 //	@step(input_ids: i64[B,1], states...) -> (logits: f32[B,V], states...)
 //
-// with the same state types in both.
-func FromModule(mod *ir.Module) (*Model, error) { return newModel(mod) }
+// with the same state types in both. FromModule runs the model on the CPU
+// backend; FromModuleWith chooses.
+func FromModule(mod *ir.Module) (*Model, error) {
+	return newModel(mod, LoadOptions{Backend: "cpu"}, nil)
+}
 
-func newModel(mod *ir.Module) (*Model, error) {
+// FromModuleWith is FromModule on the backend opts selects.
+func FromModuleWith(mod *ir.Module, opts LoadOptions) (*Model, error) {
+	return newModel(mod, opts, nil)
+}
+
+// newModel checks the module's signature and compiles @prefill and @step
+// on the backend opts selects (with art's kernels when it has any).
+func newModel(mod *ir.Module, opts LoadOptions, art *artifact.Model) (*Model, error) {
 	pf, sf := mod.Func("prefill"), mod.Func("step")
 	if pf == nil || sf == nil {
 		return nil, fmt.Errorf("the model needs functions @prefill and @step")
@@ -108,20 +127,22 @@ func newModel(mod *ir.Module) (*Model, error) {
 	if lt.Shape.Rank() != 2 || !lt.Shape[1].IsStatic() {
 		return nil, fmt.Errorf("@step logits are %v, want f32[B,V]", lt)
 	}
-	be := backend.Backend(backend.CPU{})
-	pp, err := be.Compile(pf, mod.Weights)
+	c, err := selectBackend(opts, mod, art)
 	if err != nil {
 		return nil, err
 	}
-	sp, err := be.Compile(sf, mod.Weights)
-	if err != nil {
-		return nil, err
-	}
-	return &Model{backend: be, prefill: pp, step: sp, vocab: int(lt.Shape[1].Off), states: states, names: names}, nil
+	return &Model{backend: c.backend, reason: c.reason, prefill: c.prefill, step: c.step,
+		vocab: int(lt.Shape[1].Off), states: states, names: names}, nil
 }
 
-// Backend names the backend the model runs on ("cpu").
+// Backend names the backend the model runs on ("cpu", "cuda").
 func (m *Model) Backend() string { return m.backend.Name() }
+
+// BackendReason says why the model runs on its backend: on a GPU, the
+// device ("NVIDIA H100 (sm_90, ...)"); when "auto" chose the CPU, why the
+// GPU was not used ("auto: backend cuda is not available: CUDA is not
+// available: ..."); "requested" when LoadOptions asked for the CPU.
+func (m *Model) BackendReason() string { return m.reason }
 
 // VocabSize is the number of logits per token.
 func (m *Model) VocabSize() int { return m.vocab }
@@ -141,15 +162,27 @@ func (m *Model) StateBytes() int64 {
 	return n
 }
 
-// Close releases the model's mapped file. Sessions must not be used
-// afterwards.
+// Close releases the model's mapped file and, on a GPU, its device
+// memory. Sessions must not be used afterwards.
 func (m *Model) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed || m.art == nil {
-		m.closed = true
+	if m.closed {
 		return nil
 	}
 	m.closed = true
-	return m.art.Close()
+	var first error
+	for _, p := range []backend.Program{m.prefill, m.step} {
+		if c, ok := p.(io.Closer); ok {
+			if err := c.Close(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	if m.art != nil {
+		if err := m.art.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }

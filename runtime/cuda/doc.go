@@ -13,6 +13,11 @@
 // crashes or exits the process when the libraries, the driver or the
 // device are missing.
 //
+// [Backend] adapts this to runtime/backend: linking the package registers
+// it as "cuda" (loading nothing), and the root package's LoadOptions pick
+// it when it is available (docs/decisions/0002). Its instances take and
+// return host tensors, copying inputs up and results down on each Run.
+//
 // Testing: on machines without a GPU the tests check the unavailable
 // path, the library binding's failure modes, the memory plan, the
 // marshalling of kernel arguments and, where libnvrtc is installed,

@@ -27,12 +27,17 @@ type fakeDriver struct {
 	launches []fakeLaunch
 	calls    map[string]int
 	cstrings [][]byte // keeps the error strings handed out alive
+	// onSync, when set, runs at cuCtxSynchronize with the launches since
+	// the previous one (a test computes their results there).
+	onSync func(launches []fakeLaunch) cuResult
+	synced int // launches before the last cuCtxSynchronize
 }
 
 type fakeLaunch struct {
 	kernel int
 	grid   [3]uint32
 	args   []uint64
+	params unsafe.Pointer // the kernelParams block passed
 }
 
 // Results the fake returns.
@@ -59,8 +64,17 @@ func (f *fakeDriver) find(addr, n uint64) ([]byte, bool) {
 func (f *fakeDriver) api() *driverAPI {
 	ok := func(name string) cuResult { f.calls[name]++; return 0 }
 	return &driverAPI{
-		cuCtxSetCurrent:  func(uintptr) cuResult { return ok("cuCtxSetCurrent") },
-		cuCtxSynchronize: func() cuResult { return ok("cuCtxSynchronize") },
+		cuCtxSetCurrent: func(uintptr) cuResult { return ok("cuCtxSetCurrent") },
+		cuCtxSynchronize: func() cuResult {
+			pending := f.launches[f.synced:]
+			f.synced = len(f.launches)
+			if f.onSync != nil {
+				if res := f.onSync(pending); res != 0 {
+					return res
+				}
+			}
+			return ok("cuCtxSynchronize")
+		},
 		cuModuleLoadData: func(m *uintptr, image *byte) cuResult {
 			if *image != '/' { // NVRTC's PTX starts with a comment
 				return fakeInvalidValue
@@ -133,7 +147,7 @@ func (f *fakeDriver) api() *driverAPI {
 			if !found || gx == 0 || gy == 0 || gz == 0 || int(bx*by*bz) != f.table.Kernels[k].Threads || shared != 0 {
 				return fakeLaunchFailure
 			}
-			l := fakeLaunch{kernel: k, grid: [3]uint32{gx, gy, gz}}
+			l := fakeLaunch{kernel: k, grid: [3]uint32{gx, gy, gz}, params: params}
 			if params != nil {
 				for _, p := range unsafe.Slice((*unsafe.Pointer)(params), f.argCount(k)) {
 					l.args = append(l.args, *(*uint64)(p))

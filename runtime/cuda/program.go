@@ -298,16 +298,19 @@ func (inst *Instance) SetInput(i int, t *ir.Tensor) error {
 // Launch runs every kernel of the function on the device's default stream
 // and waits for them.
 func (inst *Instance) Launch() error {
-	return inst.prog.dev.do(func(api *driverAPI) error {
-		for _, l := range inst.launches {
-			res := api.cuLaunchKernel(l.fn, l.grid[0], l.grid[1], l.grid[2], l.block[0], l.block[1], l.block[2],
-				0, 0, l.params.block(), nil)
-			if err := api.check("cuLaunchKernel for "+l.value, res); err != nil {
-				return err
-			}
+	return inst.prog.dev.do(inst.launchAll)
+}
+
+// launchAll enqueues every launch and waits for them (inside dev.do).
+func (inst *Instance) launchAll(api *driverAPI) error {
+	for _, l := range inst.launches {
+		res := api.cuLaunchKernel(l.fn, l.grid[0], l.grid[1], l.grid[2], l.block[0], l.block[1], l.block[2],
+			0, 0, l.params.block(), nil)
+		if err := api.check("cuLaunchKernel for "+l.value, res); err != nil {
+			return err
 		}
-		return api.check("cuCtxSynchronize after @"+inst.fn.Name, api.cuCtxSynchronize())
-	})
+	}
+	return api.check("cuCtxSynchronize after @"+inst.fn.Name, api.cuCtxSynchronize())
 }
 
 // Result downloads result i.

@@ -16,7 +16,7 @@ import (
 
 var benchCmd = &command{
 	name:  "bench",
-	args:  "MODEL.ssmc [--json] [--runs N] [--prefill 128,512] [--decode-batch 1,8] [--decode-steps N]",
+	args:  "MODEL.ssmc [--json] [--runs N] [--prefill 128,512] [--decode-batch 1,8] [--decode-steps N] [--backend auto|cpu|cuda]",
 	short: "measure prefill and decode speed of a compiled model",
 	long: `
 Bench loads a compiled model and reports the median of --runs runs of:
@@ -26,16 +26,23 @@ sequences per second, --decode-steps steps after a short prompt), time to
 first token (prefill of the first length plus one greedy pick), load time,
 peak resident memory, and the state bytes per sequence. Prompts are random
 token ids (seeded). A progress line goes to stderr; --json prints one JSON
-object on stdout.`,
+object on stdout. --backend selects where the model runs as for run (auto:
+the GPU when CUDA is available, else the CPU); the report names the
+backend used ("backend" in the JSON).`,
 	define: func(fs *flag.FlagSet) func(*ctx, []string) error {
 		asJSON := fs.Bool("json", false, "print one JSON object")
 		runs := fs.Int("runs", 5, "runs per measurement (the median is reported)")
 		prefill := fs.String("prefill", "128,512", "prefill `lengths`")
 		decode := fs.String("decode-batch", "1,8", "decode batch `sizes`")
 		steps := fs.Int("decode-steps", 32, "decode steps per run")
+		be := backendFlag(fs)
 		return func(c *ctx, args []string) error {
 			if len(args) != 1 {
 				return usagef("bench takes one model, got %d", len(args))
+			}
+			opts, err := loadOptions(*be)
+			if err != nil {
+				return err
 			}
 			lens, err := parseIDs(*prefill)
 			if err != nil {
@@ -48,7 +55,7 @@ object on stdout.`,
 			if *runs < 1 || *steps < 1 {
 				return usagef("--runs and --decode-steps must be at least 1")
 			}
-			res, err := bench(c, args[0], lens, batches, *runs, *steps)
+			res, err := bench(c, args[0], opts, lens, batches, *runs, *steps)
 			if err != nil {
 				return err
 			}
@@ -56,6 +63,7 @@ object on stdout.`,
 				return json.NewEncoder(c.stdout).Encode(res)
 			}
 			fmt.Fprintf(c.stdout, "model %s (%s weights, %d threads)\n", args[0], res.DType, res.Threads)
+			fmt.Fprintf(c.stdout, "backend         %s\n", res.backendDescription)
 			fmt.Fprintf(c.stdout, "load            %8.1f ms\n", res.LoadMS)
 			fmt.Fprintf(c.stdout, "first token     %8.1f ms (prompt of %d)\n", res.TTFTMS, lens[0])
 			for _, l := range lens {
@@ -82,6 +90,11 @@ type benchResult struct {
 	Threads    int                `json:"threads"`
 	DType      string             `json:"dtype"`
 	Runs       int                `json:"runs"`
+	// Backend is where the model ran ("cpu", "cuda"); BackendReason why.
+	Backend       string `json:"backend"`
+	BackendReason string `json:"backend_reason,omitempty"`
+
+	backendDescription string
 }
 
 func median(xs []float64) float64 {
@@ -90,7 +103,7 @@ func median(xs []float64) float64 {
 	return s[len(s)/2]
 }
 
-func bench(c *ctx, path string, lens, batches []int, runs, steps int) (*benchResult, error) {
+func bench(c *ctx, path string, opts ssmc.LoadOptions, lens, batches []int, runs, steps int) (*benchResult, error) {
 	res := &benchResult{Prefill: map[string]float64{}, Decode: map[string]float64{}, Threads: runtime.GOMAXPROCS(0), Runs: runs}
 	progress := func(format string, args ...any) { fmt.Fprintf(c.stderr, "\rbench: "+format+"\033[K", args...) }
 	defer fmt.Fprint(c.stderr, "\r\033[K")
@@ -99,7 +112,7 @@ func bench(c *ctx, path string, lens, batches []int, runs, steps int) (*benchRes
 	for r := 0; r < runs; r++ {
 		progress("load %d/%d", r+1, runs)
 		start := time.Now()
-		mm, err := ssmc.Load(path)
+		mm, err := ssmc.LoadWith(path, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -111,6 +124,7 @@ func bench(c *ctx, path string, lens, batches []int, runs, steps int) (*benchRes
 	}
 	defer m.Close()
 	res.LoadMS = median(loads)
+	res.Backend, res.BackendReason, res.backendDescription = m.Backend(), m.BackendReason(), backendDescription(m)
 	res.StateBytes = m.StateBytes()
 	if a, err := artifact.Open(path); err == nil {
 		if b, ok := a.Section("meta"); ok {

@@ -164,8 +164,8 @@ func demo(w io.Writer, prompt string, n int, seed uint64) (*demoResult, error) {
 	if len(res.tokens) < 2 {
 		rate = 0
 	}
-	fmt.Fprintf(w, "speed: first token %v (prefill of %d), then %.0f tokens/s on the CPU\n",
-		first.Round(time.Microsecond), len(ids), rate)
+	fmt.Fprintf(w, "speed: first token %v (prefill of %d), then %.0f tokens/s on the %s backend\n",
+		first.Round(time.Microsecond), len(ids), rate, m.Backend())
 	return res, nil
 }
 

@@ -14,7 +14,7 @@ import (
 
 var runCmd = &command{
 	name:  "run",
-	args:  "MODEL.ssmc --prompt TEXT | --tokens 1,2,3 [-n 64] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--logits-out FILE]",
+	args:  "MODEL.ssmc --prompt TEXT | --tokens 1,2,3 [-n 64] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--logits-out FILE] [--backend auto|cpu|cuda]",
 	short: "generate tokens with a compiled model",
 	long: `
 Run loads a compiled model and generates -n tokens after the prompt. With
@@ -25,7 +25,11 @@ With --logits-out FILE it instead writes the logits of every prompt
 position as JSON {"shape": [L, V], "logits": [...]} and generates nothing.
 
 Decoding is greedy unless --temperature > 0; --top-k, --top-p,
---repetition-penalty, --seed and --stop refine sampling.`,
+--repetition-penalty, --seed and --stop refine sampling.
+
+--backend auto (the default) runs on the GPU when CUDA is available and
+on the CPU otherwise; cpu and cuda force one (cuda fails, saying why,
+without a usable GPU). The backend used, and why, goes to stderr.`,
 	define: func(fs *flag.FlagSet) func(*ctx, []string) error {
 		toks := fs.String("tokens", "", "the prompt as comma-separated token `ids`")
 		text := fs.String("prompt", "", "the prompt as `TEXT` (needs an embedded tokenizer)")
@@ -39,9 +43,14 @@ Decoding is greedy unless --temperature > 0; --top-k, --top-p,
 		seed := fs.Uint64("seed", 0, "sampling seed")
 		stop := fs.String("stop", "", "comma-separated token ids that end generation")
 		logitsOut := fs.String("logits-out", "", "write the prompt's logits as JSON to `FILE` (- for stdout)")
+		be := backendFlag(fs)
 		return func(c *ctx, args []string) error {
 			if len(args) != 1 {
 				return usagef("run takes one model, got %d", len(args))
+			}
+			opts, err := loadOptions(*be)
+			if err != nil {
+				return err
 			}
 			var prompts [][]int
 			given := 0
@@ -54,7 +63,7 @@ Decoding is greedy unless --temperature > 0; --top-k, --top-p,
 			case given > 1:
 				return usagef("give one of --prompt, --tokens and --batch")
 			case *text != "":
-				return runText(c, args[0], *text, g, *n, *seed)
+				return runText(c, args[0], opts, *text, g, *n, *seed)
 			case *toks != "":
 				p, err := parseIDs(*toks)
 				if err != nil {
@@ -77,7 +86,7 @@ Decoding is greedy unless --temperature > 0; --top-k, --top-p,
 				return usagef("--stop: %v", err)
 			}
 			g.MaxTokens, g.Seed, g.Stop = *n, *seed, stops
-			m, err := ssmc.Load(args[0])
+			m, err := loadModel(c, args[0], opts)
 			if err != nil {
 				return err
 			}
@@ -142,8 +151,8 @@ func parseIDs(s string) ([]int, error) {
 
 // runText generates from a text prompt with the model's tokenizer and
 // streams the text.
-func runText(c *ctx, path, text string, g ssmc.GenerateOptions, n int, seed uint64) error {
-	m, err := ssmc.Load(path)
+func runText(c *ctx, path string, opts ssmc.LoadOptions, text string, g ssmc.GenerateOptions, n int, seed uint64) error {
+	m, err := loadModel(c, path, opts)
 	if err != nil {
 		return err
 	}
@@ -195,4 +204,37 @@ func streamText(c *ctx, tok *tokenizer.Tokenizer, ids []int, printed int) int {
 		printed = end
 	}
 	return printed
+}
+
+// backendFlag defines --backend.
+func backendFlag(fs *flag.FlagSet) *string {
+	return fs.String("backend", "auto", "where the model runs: `auto` (the GPU when CUDA is available, else the CPU), cpu or cuda")
+}
+
+// loadOptions checks a --backend value.
+func loadOptions(backend string) (ssmc.LoadOptions, error) {
+	switch backend {
+	case "auto", "cpu", "cuda":
+		return ssmc.LoadOptions{Backend: backend}, nil
+	}
+	return ssmc.LoadOptions{}, usagef("--backend %q: want auto, cpu or cuda", backend)
+}
+
+// loadModel loads a compiled model on the backend opts selects and says
+// on stderr which one runs it.
+func loadModel(c *ctx, path string, opts ssmc.LoadOptions) (*ssmc.Model, error) {
+	m, err := ssmc.LoadWith(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(c.stderr, "backend: %s\n", backendDescription(m))
+	return m, nil
+}
+
+// backendDescription names the model's backend and why it was chosen.
+func backendDescription(m *ssmc.Model) string {
+	if r := m.BackendReason(); r != "" {
+		return m.Backend() + " (" + r + ")"
+	}
+	return m.Backend()
 }

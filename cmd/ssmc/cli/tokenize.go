@@ -32,7 +32,7 @@ func (tf *tokenizerFlags) load() (*tokenizer.Tokenizer, error) {
 	case tf.file != "":
 		return tokenizer.Load(tf.file)
 	case tf.model != "":
-		m, err := ssmc.Load(tf.model)
+		m, err := ssmc.LoadWith(tf.model, ssmc.LoadOptions{Backend: "cpu"}) // only the tokenizer is needed
 		if err != nil {
 			return nil, err
 		}
