@@ -13,9 +13,11 @@ const SliceEnd = math.MaxInt64
 func defineTensorOps() {
 	builtinOps[OpMatMul] = &OpInfo{Name: "MatMul", Infer: inferMatMul,
 		Args:  []ArgSpec{{Name: "a"}, {Name: "b"}},
-		Attrs: []AttrSpec{{Name: "transpose_b", Kind: AttrBool, Default: false}},
+		Attrs: []AttrSpec{{Name: "transpose_b", Kind: AttrBool, Default: false}, {Name: "split", Kind: AttrInts}},
 		Formula: "y[..., m, n] = sum_k a[..., m, k] * b[..., k, n] (b[..., n, k] if transpose_b); " +
-			"batch dims broadcast; b may be stored in a narrower float type than a"}
+			"batch dims broadcast; b may be stored in a narrower float type than a; " +
+			"with split = [n_0, ...] (transpose_b, b a matrix) the columns of y are returned as a tuple " +
+			"(y_p = y[..., o_p:o_p+n_p], o_p = n_0+...+n_(p-1)), each computed from rows o_p:o_p+n_p of b"}
 	builtinOps[OpGather] = &OpInfo{Name: "Gather", Infer: inferGather,
 		Args:    []ArgSpec{{Name: "data"}, {Name: "indices"}},
 		Attrs:   []AttrSpec{{Name: "axis", Kind: AttrInt, Default: int64(0)}},
@@ -89,7 +91,41 @@ func inferSameFloat(v *Value) (Type, error) {
 
 func inferMatMul(v *Value) (Type, error) {
 	a, b := v.Args[0].Type, v.Args[1].Type
-	return matmulType("MatMul", a, b, v.BoolAttr("transpose_b"))
+	y, err := matmulType("MatMul", a, b, v.BoolAttr("transpose_b"))
+	if err != nil {
+		return Type{}, err
+	}
+	if _, ok := v.Attrs["split"]; !ok {
+		return y, nil
+	}
+	return splitColumns("MatMul", v.IntsAttr("split"), y, b, v.BoolAttr("transpose_b"))
+}
+
+// splitColumns is the tuple type of a MatMul whose result y = x·bᵀ is
+// split along its last axis into parts of the given sizes: b must be a
+// static matrix and the sizes positive and add up to its rows.
+func splitColumns(name string, sizes []int64, y, b Type, transB bool) (Type, error) {
+	if !transB || b.Shape.Rank() != 2 || !b.Shape[0].IsStatic() {
+		return Type{}, fmt.Errorf("%s: split needs transpose_b and a matrix b with a static row count, b is %v", name, b.Shape)
+	}
+	if len(sizes) < 2 {
+		return Type{}, fmt.Errorf("%s: split needs at least two sizes, has %v", name, sizes)
+	}
+	total := int64(0)
+	elems := make([]Type, len(sizes))
+	for i, n := range sizes {
+		if n <= 0 {
+			return Type{}, fmt.Errorf("%s: split size %d is not positive", name, n)
+		}
+		total += n
+		sh := y.Shape.Clone()
+		sh[len(sh)-1] = StaticDim(n)
+		elems[i] = TensorType(y.DType, sh)
+	}
+	if total != b.Shape[0].Off {
+		return Type{}, fmt.Errorf("%s: split sizes %v add up to %d, b has %d rows", name, sizes, total, b.Shape[0].Off)
+	}
+	return TupleType(elems...), nil
 }
 
 func matmulType(name string, a, b Type, transB bool) (Type, error) {

@@ -34,6 +34,7 @@ var Pipeline = []Pass{
 	{Name: "fuse-scan", Fn: fuseScan, Doc: "fuse the unrolled selective-SSM recurrence into SelectiveScan or SelectiveStateUpdate"},
 	{Name: "fuse-linear-scan", Fn: fuseLinearScan, Doc: "fuse the selective-SSM recurrence around a LinearScan (ONNX Scan, LinearAttention) into SelectiveScan"},
 	{Name: "fuse-elementwise", Fn: fuseElementwise, Doc: "fuse chains of single-use elementwise ops into FusedElementwise"},
+	{Name: "fuse-split", Fn: fuseSplit, Doc: "fold a Split of a projection's output into the MatMul, which then writes each piece"},
 	{Name: "dce", Fn: dce, Required: true, Doc: "remove values whose results are never used"},
 }
 
@@ -56,6 +57,11 @@ var Constraints = []Constraint{
 	{"fuse-linear-scan", "fuse-elementwise"},
 	{"fuse-lora", "fuse-elementwise"},
 	{"fuse-elementwise", "dce"}, // fusions leave dead values behind
+	{"fuse-scan", "fuse-split"}, // the scan matchers read the plain Split
+	{"fuse-linear-scan", "fuse-split"},
+	{"fuse-lora", "fuse-split"}, // a split MatMul is no LoRA base
+	{"mixed-precision", "fuse-split"},
+	{"fuse-split", "dce"},
 }
 
 func init() {

@@ -179,7 +179,13 @@ var gemmTemplate = template.Must(template.New("gemm").Parse(`    constexpr int k
         for (int j = 0; j < kColsPerThread; ++j) {
             const int col = col0 + threadIdx.x + j * kThreadsN;
             if (row < rows && col < kN) {
+{{- if .Parts}}
+                {{range $i, $p := .Parts}}{{if $i}} else {{end}}if (col < {{$p.End}}) {
+                    store({{$p.Name}} + row * {{$p.N}} + (col - {{$p.Off}}), acc[i][j]);
+                }{{end}}
+{{- else}}
                 store(y + row * kN + col, acc[i][j]);
+{{- end}}
             }
         }
     }
@@ -200,7 +206,8 @@ func gemmShared(t gemmTile, rank int) int {
 //	y[m, n] = sum_k x[m, k] · W[n, k]                         (transpose_b; W[k, n] without)
 //	        + scale · sum_r (sum_k x[m, k] · A[r, k]) · B[n, r]   (LoRAMatMul)
 //
-// where m runs over every leading dim of x. A tiled GEMM: a block stages
+// where m runs over every leading dim of x; with split = [n_0, …] (MatMul)
+// column n goes to result p at column n - o_p (o_p = n_0+…+n_(p-1)). A tiled GEMM: a block stages
 // one step of k of x and W in shared memory and each thread accumulates a
 // few rows by a few columns of y. The low-rank path is fused: the staged
 // x tile is reused to accumulate x·Aᵀ over the same k loop, and the block
@@ -222,7 +229,22 @@ func genGEMM(fg *funcGen, v *ir.Value) error {
 	}
 	lora := v.Op == ir.OpLoRAMatMul
 	k := newKernel("gemm", v.Op.String())
-	k.out("y", y.DType, fg.result(v, 0), layout(y)+", read as [M, N]")
+	type part struct {
+		Name        string
+		Off, N, End int64
+	}
+	var parts []part
+	if _, ok := v.Attrs["split"]; ok {
+		off := int64(0)
+		for i, n := range v.IntsAttr("split") {
+			name := fmt.Sprintf("y%d", i)
+			k.out(name, y.Elems[i].DType, fg.result(v, i), layout(y.Elems[i])+fmt.Sprintf(", columns %d to %d of y", off, off+n))
+			parts = append(parts, part{name, off, n, off + n})
+			off += n
+		}
+	} else {
+		k.out("y", y.DType, fg.result(v, 0), layout(y)+", read as [M, N]")
+	}
 	k.in("x", x.DType, fg.operand(v, 0), layout(x)+", read as [M, K]")
 	wLayout := "[K, N]"
 	if tb {
@@ -259,11 +281,14 @@ func genGEMM(fg *funcGen, v *ir.Value) error {
 	if lora {
 		k.doc = append(k.doc, "The adapter's x * A^T accumulates over the same staged x tiles.")
 	}
+	if parts != nil {
+		k.doc = append(k.doc, fmt.Sprintf("The columns of y are stored split into %d results (split = %v).", len(parts), v.IntsAttr("split")))
+	}
 	var body strings.Builder
 	err := gemmTemplate.Execute(&body, map[string]any{
 		"K": kDim, "N": nDim, "TileM": tile.TileM, "TileN": tile.TileN, "TileK": tile.TileK,
 		"ThreadsM": gemmThreadsM, "ThreadsN": gemmThreadsN, "LoRA": lora, "Rank": rank,
-		"Scale": f32Literal(v.FloatAttr("scale")), "TransposeB": tb, "Rows": k.size(rows),
+		"Scale": f32Literal(v.FloatAttr("scale")), "TransposeB": tb, "Rows": k.size(rows), "Parts": parts,
 	})
 	if err != nil {
 		return err

@@ -15,14 +15,16 @@ type PlanDesc struct {
 }
 
 // StepDesc is one kernel call: the IR value it computes (by ID), its op,
-// the slots it reads (-1: absent operand) and writes, and the operand whose
-// memory its output reuses (-1: none).
+// the slots it reads (-1: absent operand) and writes, the operand whose
+// memory its output reuses (-1: none), and whether it is a view (no
+// kernel: its output shares its operand's memory).
 type StepDesc struct {
 	Value   int    `json:"value"`
 	Op      string `json:"op"`
 	In      []int  `json:"in"`
 	Out     []int  `json:"out"`
 	InPlace int    `json:"in_place"`
+	View    bool   `json:"view,omitempty"`
 }
 
 // SlotDesc is one tensor: where its memory comes from, its runtime dtype
@@ -42,7 +44,7 @@ func (p *Program) Describe() PlanDesc {
 	d := PlanDesc{Func: p.fn.Name, Args: append([]int{}, p.args...), Results: append([]int{}, p.results...)}
 	for _, st := range p.steps {
 		d.Steps = append(d.Steps, StepDesc{Value: st.v.ID, Op: st.v.Op.String(),
-			In: append([]int{}, st.in...), Out: append([]int{}, st.out...), InPlace: st.inPlace})
+			In: append([]int{}, st.in...), Out: append([]int{}, st.out...), InPlace: st.inPlace, View: st.view})
 	}
 	for _, s := range p.slots {
 		d.Slots = append(d.Slots, SlotDesc{Kind: slotKindNames[s.kind], DType: s.dtype.String(),
@@ -53,16 +55,19 @@ func (p *Program) Describe() PlanDesc {
 
 // Summary is a one-line description of the plan for reports.
 func (d PlanDesc) Summary() string {
-	temps, inPlace := 0, 0
+	temps, inPlace, views := 0, 0, 0
+	for _, st := range d.Steps {
+		switch {
+		case st.View:
+			views++
+		case st.InPlace >= 0:
+			inPlace++
+		}
+	}
 	for _, s := range d.Slots {
 		if s.Kind == "temp" {
 			temps++
 		}
 	}
-	for _, st := range d.Steps {
-		if st.InPlace >= 0 {
-			inPlace++
-		}
-	}
-	return fmt.Sprintf("@%s: %d kernel calls, %d tensors in the arena, %d in place", d.Func, len(d.Steps), temps, inPlace)
+	return fmt.Sprintf("@%s: %d kernel calls, %d views, %d tensors in the arena, %d in place", d.Func, len(d.Steps)-views, views, temps-views, inPlace)
 }

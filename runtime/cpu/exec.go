@@ -22,10 +22,15 @@ type Instance struct {
 	outs    [][]*Tensor
 	scratch Scratch
 	argWant []*Tensor // the dtype and shape each input must have
-	res     []*Tensor
+	// argViews are the views of arguments, bound on every Run.
+	argViews []argView
+	res      []*Tensor
 	// PeakBytes is the size of the arena: the activation memory of one run.
 	PeakBytes int64
 }
+
+// argView is a view slot whose root is an argument.
+type argView struct{ slot, root, off int }
 
 // Instantiate plans memory for the given symbol sizes (for example
 // {"B": 1, "L": 128}).
@@ -59,7 +64,7 @@ func (p *Program) Instantiate(env map[string]int64) (*Instance, error) {
 	inst.arenaI = make([]int64, totalI)
 	inst.PeakBytes = int64(totalF)*4 + int64(totalI)*8
 	for i, s := range p.slots {
-		if s.kind == slotWeight || s.kind == slotArg {
+		if s.kind == slotWeight || s.kind == slotArg || s.view != nil {
 			continue
 		}
 		t := &Tensor{DType: s.dtype, Shape: shapes[i]}
@@ -69,6 +74,25 @@ func (p *Program) Instantiate(env map[string]int64) (*Instance, error) {
 			t.F32 = inst.arenaF[offF[i] : offF[i]+sizes[i] : offF[i]+sizes[i]]
 		}
 		inst.tensors[i] = t
+	}
+	for i, s := range p.slots {
+		if s.view == nil {
+			continue
+		}
+		off, err := viewOffset(s.view, env)
+		if err != nil {
+			return nil, fmt.Errorf("cpu: %s: %w", s.name, err)
+		}
+		if off < 0 || off+sizes[i] > sizes[s.view.root] {
+			return nil, fmt.Errorf("cpu: %s: view [%d, %d) outside its operand of %d elements", s.name, off, off+sizes[i], sizes[s.view.root])
+		}
+		t := &Tensor{DType: s.dtype, Shape: shapes[i]}
+		inst.tensors[i] = t
+		if p.slots[s.view.root].kind == slotArg {
+			inst.argViews = append(inst.argViews, argView{i, s.view.root, off})
+		} else {
+			bindView(t, inst.tensors[s.view.root], off)
+		}
 	}
 	// Argument shapes are checked on every Run against these.
 	for _, a := range p.args {
@@ -100,7 +124,7 @@ func planArena(p *Program, sizes []int, dt ir.DType) (map[int]int, int) {
 		}
 	}
 	for i, s := range p.slots {
-		if (s.kind != slotTemp && s.kind != slotResult) || s.dtype != dt {
+		if (s.kind != slotTemp && s.kind != slotResult) || s.dtype != dt || s.view != nil {
 			continue
 		}
 		if src, ok := inPlaceOf[i]; ok {
@@ -154,6 +178,9 @@ func (inst *Instance) Run(ctx context.Context, inputs, outputs []*Tensor) ([]*Te
 	for i, a := range p.args {
 		tensors[a] = inputs[i]
 	}
+	for _, av := range inst.argViews {
+		bindView(tensors[av.slot], tensors[av.root], av.off)
+	}
 	var restore [8]struct {
 		slot int
 		t    *Tensor
@@ -182,12 +209,18 @@ func (inst *Instance) Run(ctx context.Context, inputs, outputs []*Tensor) ([]*Te
 		for _, a := range p.args {
 			tensors[a] = nil // do not keep the caller's inputs alive
 		}
+		for _, av := range inst.argViews {
+			tensors[av.slot].F32, tensors[av.slot].I64 = nil, nil
+		}
 	}()
 	for si := range p.steps {
 		if si&63 == 0 && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		st := &p.steps[si]
+		if st.view {
+			continue
+		}
 		in, out := inst.ins[si], inst.outs[si]
 		for k, s := range st.in {
 			if s < 0 {

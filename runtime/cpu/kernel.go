@@ -50,6 +50,8 @@ var referenceOnly = map[ir.Op]bool{
 type Scratch struct {
 	f32  []float32
 	ints []int
+	// parts holds the results of a split MatMul (matmulSplitKernel).
+	parts [8]splitPart
 }
 
 // F32 returns a slice of n float32s (contents undefined) valid until the

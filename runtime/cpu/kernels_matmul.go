@@ -368,6 +368,9 @@ func (d *mmDims) checkOut(y []int) bool {
 // scaled rows of b. A b without batch dims multiplies all rows of a at
 // once.
 func matmulKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
+	if v != nil && v.Attrs["split"] != nil {
+		return matmulSplitKernel(s, v, in, out)
+	}
 	a, err := f32Operand(v, in, 0, "a")
 	if err != nil {
 		return err
@@ -420,6 +423,58 @@ func matmulKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 			p++
 		}
 		it.next()
+	}
+	return nil
+}
+
+// matmulSplitKernel computes MatMul(a, b){transpose_b, split = [n_0, …]}
+// with b a matrix [N, K]: result p is
+//
+//	y_p[i, j] = sum_l a[i, l] · b[o_p + j, l]     (o_p = n_0 + … + n_(p-1))
+//
+// for every row i of a (batch dims included), by matmulNTSplit: one pass
+// over b for all parts when decoding.
+func matmulSplitKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
+	a, err := f32Operand(v, in, 0, "a")
+	if err != nil {
+		return err
+	}
+	b, err := operand(v, in, 1, "b")
+	if err != nil {
+		return err
+	}
+	w, ok := weightOf(b)
+	if !ok || len(b.Shape) != 2 || !v.BoolAttr("transpose_b") {
+		return kernelError(v, "split needs transpose_b and a float matrix b, b is %v", b)
+	}
+	sizes := v.IntsAttr("split")
+	if len(sizes) != len(out) || len(sizes) > len(s.parts) {
+		return kernelError(v, "split %v into %d results", sizes, len(out))
+	}
+	k, n := b.Shape[1], b.Shape[0]
+	if len(a.Shape) == 0 || a.Shape[len(a.Shape)-1] != k {
+		return kernelError(v, "cannot multiply %v by %vᵀ", a, b)
+	}
+	rows := prod(a.Shape[:len(a.Shape)-1])
+	parts := s.parts[:len(sizes)]
+	off := 0
+	for p, sz := range sizes {
+		y, err := f32Result(v, out, p)
+		if err != nil {
+			return err
+		}
+		if len(y.F32) != rows*int(sz) {
+			return kernelError(v, "result %d is %v, want %d rows of %d", p, y, rows, sz)
+		}
+		parts[p] = splitPart{y: y.F32, off: off, n: int(sz)}
+		off += int(sz)
+	}
+	if off != n {
+		return kernelError(v, "split %v does not cover the %d rows of b", sizes, n)
+	}
+	matmulNTSplit(parts, a.F32, rows, k, w)
+	for p := range parts {
+		parts[p] = splitPart{}
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 func matmulCases() []kcase {
 	tb := ir.Attrs{"transpose_b": true}
 	plain := ir.Attrs{}
+	split := func(sizes ...int64) ir.Attrs { return ir.Attrs{"transpose_b": true, "split": sizes} }
 	lora := func(scale float64, t bool) ir.Attrs { return ir.Attrs{"scale": scale, "transpose_b": t} }
 	return []kcase{
 		{name: "f32", op: ir.OpMatMul, attrs: plain, args: []*opnd{f32s(3, 8), f32s(8, 5)}},
@@ -36,6 +37,13 @@ func matmulCases() []kcase {
 		{name: "rank-1 a batched b", op: ir.OpMatMul, attrs: plain, args: []*opnd{f32s(8), f32s(3, 8, 5)}},
 		{name: "batched rank-1 a transpose_b", op: ir.OpMatMul, attrs: tb, args: []*opnd{f32s(8), f32s(3, 5, 8)}},
 		{name: "empty k", op: ir.OpMatMul, attrs: tb, args: []*opnd{f32s(3, 0), f32s(4, 0)}},
+		// split: one GEMV pass over b for all pieces (up to 8 rows of a),
+		// one GEMM per piece beyond; pieces not multiples of the chunking
+		{name: "split gemv", op: ir.OpMatMul, attrs: split(6, 6), args: []*opnd{f32s(1, 40), f32s(12, 40)}},
+		{name: "split gemv bf16 three pieces", op: ir.OpMatMul, attrs: split(3, 9, 5), args: []*opnd{f32s(2, 1, 33), bf16s(17, 33)}},
+		{name: "split gemv f16 many rows", op: ir.OpMatMul, attrs: split(130, 70), args: []*opnd{f32s(8, 64), f16s(200, 64)}},
+		{name: "split gemm", op: ir.OpMatMul, attrs: split(7, 20, 13), args: []*opnd{f32s(2, 13, 24), f32s(40, 24)}},
+		{name: "split gemm bf16", op: ir.OpMatMul, attrs: split(48, 16, 16), args: []*opnd{f32s(37, 96), bf16s(80, 96)}},
 
 		{name: "transpose_b", op: ir.OpLoRAMatMul, attrs: lora(0.5, true),
 			args: []*opnd{f32s(2, 3, 16), f32s(10, 16), f32s(4, 16), f32s(10, 4)}},

@@ -72,12 +72,14 @@ var (
 )
 
 // gemvTask is matmulNT by GEMV; chunk c computes the columns
-// chunkRange(c) (rows of w) for every row of x.
+// chunkRange(c) (rows of w) for every row of x. With parts (matmulNTSplit)
+// the columns go to the part holding them instead of y.
 type gemvTask struct {
 	y, x    []float32
 	m, k, n int
 	w       weight
 	chunks  int
+	parts   []splitPart
 }
 
 func (t *gemvTask) run(_, chunk int) {
@@ -85,7 +87,49 @@ func (t *gemvTask) run(_, chunk int) {
 	if j0 == j1 {
 		return
 	}
-	gemvCols(simd, t.y[j0:], t.n, t.x, t.m, t.k, t.w, j0, j1-j0)
+	if t.parts == nil {
+		gemvCols(simd, t.y[j0:], t.n, t.x, t.m, t.k, t.w, j0, j1-j0)
+		return
+	}
+	for _, p := range t.parts {
+		lo, hi := max(j0, p.off), min(j1, p.off+p.n)
+		if lo < hi {
+			gemvCols(simd, p.y[lo-p.off:], p.n, t.x, t.m, t.k, t.w, lo, hi-lo)
+		}
+	}
+}
+
+// splitPart is one result of matmulNTSplit: columns [off, off+n) of
+// x·wᵀ, stored as y [m, n].
+type splitPart struct {
+	y      []float32
+	off, n int
+}
+
+// matmulNTSplit computes x·wᵀ as matmulNT does but stores its columns
+// in the parts: part p gets columns [off_p, off_p+n_p), rows n_p apart.
+// Decoding (GEMV) reads the weights in one pass on the pool for all
+// parts; a prompt (GEMM) multiplies by each part's rows of w in turn.
+func matmulNTSplit(parts []splitPart, x []float32, m, k int, w weight) {
+	n := 0
+	for _, p := range parts {
+		n += p.n
+	}
+	if m == 0 || n == 0 {
+		return
+	}
+	if m > gemvRows || k == 0 {
+		for _, p := range parts {
+			matmulNT(p.y, x, m, k, p.n, w.slice(p.off*k, p.n*k))
+		}
+		return
+	}
+	t := gemvTasks.get()
+	*t = gemvTask{x: x, m: m, k: k, n: n, w: w, parts: parts}
+	t.chunks = gemvChunks(n, k*m)
+	parallel(t, t.chunks)
+	*t = gemvTask{}
+	gemvTasks.put(t)
 }
 
 // gemvCols computes y[i·ldy + j] = x_i · w_{j0+j} for i < m (any m), j

@@ -26,7 +26,10 @@ type slot struct {
 	def   int // step that writes it (-1 for args and weights)
 	last  int // last step that reads it
 	w     *Tensor
-	name  string // for messages
+	name  string    // for messages
+	view  *viewInfo // non-nil: shares its root's memory (views.go)
+	// aliased: some view shares this slot's memory.
+	aliased bool
 }
 
 // step is one kernel call.
@@ -37,6 +40,8 @@ type step struct {
 	out    []int
 	// inPlace is the operand whose memory out[0] may reuse (-1: none).
 	inPlace int
+	// view: out[0] is a view of in[0]; no kernel runs.
+	view bool
 }
 
 // Program is a function compiled for the CPU: the kernel calls in order
@@ -148,6 +153,14 @@ func Compile(f *ir.Func, weights map[string]*ir.Tensor) (*Program, error) {
 		}
 		p.slots[s].last = len(p.steps)
 	}
+	p.planViews()
+	for i := range p.slots {
+		if vi := p.slots[i].view; vi != nil {
+			r := &p.slots[vi.root]
+			r.aliased = true
+			r.last = max(r.last, p.slots[i].last)
+		}
+	}
 	// In place: an elementwise op may overwrite an operand that dies here
 	// and has exactly its type.
 	for si := range p.steps {
@@ -157,7 +170,7 @@ func Compile(f *ir.Func, weights map[string]*ir.Tensor) (*Program, error) {
 		}
 		out := p.slots[st.out[0]]
 		for i, s := range st.in {
-			if s >= 0 && p.slots[s].kind == slotTemp && p.slots[s].last == si &&
+			if s >= 0 && p.slots[s].kind == slotTemp && p.slots[s].last == si && p.slots[s].view == nil && !p.slots[s].aliased &&
 				p.slots[s].dtype == out.dtype && p.slots[s].shape.Equal(out.shape) {
 				st.inPlace = i
 				break

@@ -109,7 +109,37 @@ func evalMatMul(c *call) ([]*ir.Tensor, error) {
 	if err != nil {
 		return nil, c.errorf("%v", err)
 	}
+	if _, ok := c.at.Attrs["split"]; ok {
+		return splitLast(c, y, shape, c.at.IntsAttr("split"))
+	}
 	return []*ir.Tensor{floatTensor(c.out[0].DType, shape, y)}, nil
+}
+
+// splitLast returns the column blocks of y (row-major, shape) of the
+// given sizes along its last axis, one tensor each.
+func splitLast(c *call, y []float64, shape []int64, sizes []int64) ([]*ir.Tensor, error) {
+	n := shape[len(shape)-1]
+	total := int64(0)
+	for _, s := range sizes {
+		total += s
+	}
+	if total != n || len(sizes) != len(c.out) {
+		return nil, c.errorf("split %v does not divide %d columns into %d results", sizes, n, len(c.out))
+	}
+	rows := int64(len(y)) / max(n, 1)
+	res := make([]*ir.Tensor, len(sizes))
+	off := int64(0)
+	for p, s := range sizes {
+		part := make([]float64, 0, rows*s)
+		for r := int64(0); r < rows; r++ {
+			part = append(part, y[r*n+off:r*n+off+s]...)
+		}
+		ps := append([]int64(nil), shape...)
+		ps[len(ps)-1] = s
+		res[p] = floatTensor(c.out[p].DType, ps, part)
+		off += s
+	}
+	return res, nil
 }
 
 // evalLoRAMatMul computes, in float64 with one rounding at the end,
