@@ -31,11 +31,15 @@ Compile reads the model IN, verifies it, runs the pass pipeline (see
 replaced atomically; -o - writes to standard output.
 
 IN is a checkpoint folder (Hugging Face MambaForCausalLM or state-spaces
-mamba_ssm: config.json and model.safetensors or a sharded index) or an IR
-text file (.ir). A checkpoint compiles to a .ssmc artifact (the IR, the
-weights aligned for mapping, and metadata) that 'ssmc run' and the Go API
-load; with an OUT ending in .ir, or -, the optimized IR text is written
-instead. ONNX models are recognized but refused until their importer lands.
+mamba_ssm: config.json and model.safetensors or a sharded index), an ONNX
+model (.onnx, weights inline or as external data beside it) or an IR text
+file (.ir). A checkpoint compiles to a .ssmc artifact (the IR, the weights
+aligned for mapping, and metadata) that 'ssmc run' and the Go API load;
+with an OUT ending in .ir, or -, the optimized IR text is written instead.
+An ONNX model or IR file is written as IR text, or as a .ssmc artifact
+when OUT ends in .ssmc and the module is runnable: functions @prefill and
+@step over the recurrent states, with every weight bound (an ONNX graph of
+one forward pass is not; its optimized IR can still be written).
 
 --target cuda also generates CUDA kernels for the model (see package
 codegen/cuda) and stores them in the artifact, sections "kernels.cu" and
@@ -98,7 +102,12 @@ Problems in IN are reported as file:line:col: message lines.`,
 			if err != nil {
 				return err
 			}
-			if err := writeOutput(c, *out, []byte(ir.Print(m))); err != nil {
+			if strings.HasSuffix(*out, ".ssmc") {
+				err = saveModuleArtifact(*out, args[0], m, opts.DType)
+			} else {
+				err = writeOutput(c, *out, []byte(ir.Print(m)))
+			}
+			if err != nil {
 				return err
 			}
 			if *showReport || opts.Time || opts.RuleStats {
