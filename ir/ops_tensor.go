@@ -12,12 +12,15 @@ const SliceEnd = math.MaxInt64
 // defineTensorOps fills the op table entries of this file.
 func defineTensorOps() {
 	builtinOps[OpMatMul] = &OpInfo{Name: "MatMul", Infer: inferMatMul,
-		Args:  []ArgSpec{{Name: "a"}, {Name: "b"}},
-		Attrs: []AttrSpec{{Name: "transpose_b", Kind: AttrBool, Default: false}, {Name: "split", Kind: AttrInts}},
+		Args: []ArgSpec{{Name: "a"}, {Name: "b"}},
+		Attrs: []AttrSpec{{Name: "transpose_b", Kind: AttrBool, Default: false}, {Name: "split", Kind: AttrInts},
+			{Name: "round", Kind: AttrDType}},
 		Formula: "y[..., m, n] = sum_k a[..., m, k] * b[..., k, n] (b[..., n, k] if transpose_b); " +
 			"batch dims broadcast; b may be stored in a narrower float type than a; " +
 			"with split = [n_0, ...] (transpose_b, b a matrix) the columns of y are returned as a tuple " +
-			"(y_p = y[..., o_p:o_p+n_p], o_p = n_0+...+n_(p-1)), each computed from rows o_p:o_p+n_p of b"}
+			"(y_p = y[..., o_p:o_p+n_p], o_p = n_0+...+n_(p-1)), each computed from rows o_p:o_p+n_p of b; " +
+			"with round = bf16|f16 (a and y f32) a is rounded to that type before the product and y after it: " +
+			"y = (f32)(round)(((round)a)·b), the fused form of Cast(MatMul(Cast(a)))"}
 	builtinOps[OpGather] = &OpInfo{Name: "Gather", Infer: inferGather,
 		Args:    []ArgSpec{{Name: "data"}, {Name: "indices"}},
 		Attrs:   []AttrSpec{{Name: "axis", Kind: AttrInt, Default: int64(0)}},
@@ -94,6 +97,11 @@ func inferMatMul(v *Value) (Type, error) {
 	y, err := matmulType("MatMul", a, b, v.BoolAttr("transpose_b"))
 	if err != nil {
 		return Type{}, err
+	}
+	if r, ok := v.Attrs["round"]; ok {
+		if (r != BF16 && r != F16) || a.DType != F32 {
+			return Type{}, fmt.Errorf("MatMul: round = %v needs an f32 a and bf16 or f16, a is %v", r, a.DType)
+		}
 	}
 	if _, ok := v.Attrs["split"]; !ok {
 		return y, nil

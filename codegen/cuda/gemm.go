@@ -79,7 +79,7 @@ var gemmTemplate = template.Must(template.New("gemm").Parse(`    constexpr int k
             const int m = i / kTileK;
             const int k = i % kTileK;
             const long long r = row0 + m;
-            x_tile[k][m] = r < rows && k0 + k < kK ? to_float(x[r * kK + k0 + k]) : 0.0f;
+            x_tile[k][m] = r < rows && k0 + k < kK ? {{with .Round}}{{.}}({{end}}to_float(x[r * kK + k0 + k]){{if .Round}}){{end}} : 0.0f;
         }
         for (int i = tid; i < kTileN * kTileK; i += kThreads) {
 {{- if .TransposeB}}
@@ -181,10 +181,10 @@ var gemmTemplate = template.Must(template.New("gemm").Parse(`    constexpr int k
             if (row < rows && col < kN) {
 {{- if .Parts}}
                 {{range $i, $p := .Parts}}{{if $i}} else {{end}}if (col < {{$p.End}}) {
-                    store({{$p.Name}} + row * {{$p.N}} + (col - {{$p.Off}}), acc[i][j]);
+                    store({{$p.Name}} + row * {{$p.N}} + (col - {{$p.Off}}), {{with $.Round}}{{.}}({{end}}acc[i][j]{{if $.Round}}){{end}});
                 }{{end}}
 {{- else}}
-                store(y + row * kN + col, acc[i][j]);
+                store(y + row * kN + col, {{with .Round}}{{.}}({{end}}acc[i][j]{{if .Round}}){{end}});
 {{- end}}
             }
         }
@@ -284,11 +284,21 @@ func genGEMM(fg *funcGen, v *ir.Value) error {
 	if parts != nil {
 		k.doc = append(k.doc, fmt.Sprintf("The columns of y are stored split into %d results (split = %v).", len(parts), v.IntsAttr("split")))
 	}
+	round := "" // MatMul{round}: a and y rounded to bf16/f16 and back
+	switch v.Attrs["round"] {
+	case ir.BF16:
+		round = "round_bf16"
+	case ir.F16:
+		round = "round_f16"
+	}
+	if round != "" {
+		k.doc = append(k.doc, fmt.Sprintf("x and y are rounded to %v (%s) as the Casts this MatMul absorbed did.", v.Attrs["round"], round))
+	}
 	var body strings.Builder
 	err := gemmTemplate.Execute(&body, map[string]any{
 		"K": kDim, "N": nDim, "TileM": tile.TileM, "TileN": tile.TileN, "TileK": tile.TileK,
 		"ThreadsM": gemmThreadsM, "ThreadsN": gemmThreadsN, "LoRA": lora, "Rank": rank,
-		"Scale": f32Literal(v.FloatAttr("scale")), "TransposeB": tb, "Rows": k.size(rows), "Parts": parts,
+		"Scale": f32Literal(v.FloatAttr("scale")), "TransposeB": tb, "Rows": k.size(rows), "Parts": parts, "Round": round,
 	})
 	if err != nil {
 		return err

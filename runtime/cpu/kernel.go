@@ -52,6 +52,9 @@ type Scratch struct {
 	ints []int
 	// parts holds the results of a split MatMul (matmulSplitKernel).
 	parts [8]splitPart
+	// rounded holds a MatMul's operand a rounded to bf16/f16 (round).
+	rounded  []float32
+	roundedT Tensor
 }
 
 // F32 returns a slice of n float32s (contents undefined) valid until the

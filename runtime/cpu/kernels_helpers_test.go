@@ -225,6 +225,12 @@ func (b *built) run(s *Scratch) error {
 	return k(s, b.v, b.in, b.out)
 }
 
+// roundedTo is the dtype v's results are rounded to (MatMul{round}), or 0.
+func roundedTo(v *ir.Value) ir.DType {
+	dt, _ := v.Attrs["round"].(ir.DType)
+	return dt
+}
+
 // check compares the CPU results with the reference and checks that the
 // operands were not written.
 func (b *built) check(t *testing.T, exact bool) {
@@ -235,7 +241,7 @@ func (b *built) check(t *testing.T, exact bool) {
 		}
 	}
 	for i, w := range b.want {
-		if msg := compare(b.out[i], w, exact, accumulating[b.v.Op]); msg != "" {
+		if msg := compare(b.out[i], w, exact, accumulating[b.v.Op], roundedTo(b.v)); msg != "" {
 			t.Errorf("result %d (%v): %s", i, w.Type(), msg)
 		}
 	}
@@ -244,7 +250,11 @@ func (b *built) check(t *testing.T, exact bool) {
 // compare checks a CPU result against a reference tensor: shape, then
 // integers exactly and floats within tol (exact: bit for bit up to NaN).
 // It returns "" or a description of the first few differences.
-func compare(got *Tensor, want *ir.Tensor, exact, acc bool) string {
+//
+// rounded, when bf16 or f16, says the result was rounded to that type
+// (MatMul{round}): the f32 sum and the float64 reference may then round
+// to neighbours, so one unit in the last place of that type is allowed.
+func compare(got *Tensor, want *ir.Tensor, exact, acc bool, rounded ir.DType) string {
 	if len(got.Shape) != len(want.Shape) {
 		return fmt.Sprintf("shape %v, want %v", got.Shape, want.Shape)
 	}
@@ -285,6 +295,14 @@ func compare(got *Tensor, want *ir.Tensor, exact, acc bool) string {
 		ok := g == w || (math.IsNaN(g) && math.IsNaN(w))
 		if !ok && !exact && !math.IsInf(w, 0) {
 			ok = math.Abs(g-w) <= tol*math.Abs(w)+atol
+		}
+		if !ok && (rounded == ir.BF16 || rounded == ir.F16) {
+			bits := 8.0 // significand bits of bf16, f16: 11
+			if rounded == ir.F16 {
+				bits = 11
+			}
+			_, e := math.Frexp(w)
+			ok = math.Abs(g-w) <= math.Ldexp(1, e-int(bits))
 		}
 		if !ok && len(bad) < 5 {
 			bad = append(bad, fmt.Sprintf("[%d] = %g, want %g (rel %.2g)", i, g, w, math.Abs(g-w)/math.Abs(w)))

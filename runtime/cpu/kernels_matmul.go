@@ -375,6 +375,11 @@ func matmulKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 	if err != nil {
 		return err
 	}
+	rt, round := v.Attrs["round"].(ir.DType)
+	if round {
+		a = roundedOperand(s, rt, a)
+		defer roundResults(rt, out)
+	}
 	b, err := operand(v, in, 1, "b")
 	if err != nil {
 		return err
@@ -439,6 +444,10 @@ func matmulSplitKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 	if err != nil {
 		return err
 	}
+	if rt, ok := v.Attrs["round"].(ir.DType); ok {
+		a = roundedOperand(s, rt, a)
+		defer roundResults(rt, out)
+	}
 	b, err := operand(v, in, 1, "b")
 	if err != nil {
 		return err
@@ -477,6 +486,29 @@ func matmulSplitKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 		parts[p] = splitPart{}
 	}
 	return nil
+}
+
+// roundedOperand returns a copy of a in s's scratch with every element
+// rounded to dt (bf16 or f16) and back: the operand of MatMul{round}.
+func roundedOperand(s *Scratch, dt ir.DType, a *Tensor) *Tensor {
+	n := len(a.F32)
+	if cap(s.rounded) < n {
+		s.rounded = make([]float32, n)
+	}
+	r := &s.roundedT
+	*r = Tensor{DType: ir.F32, Shape: a.Shape, F32: s.rounded[:n]}
+	castF32(dt, r.F32, a.F32)
+	return r
+}
+
+// roundResults rounds the f32 results of MatMul{round} to dt and back,
+// in place.
+func roundResults(dt ir.DType, out []*Tensor) {
+	for _, y := range out {
+		if y != nil {
+			castF32(dt, y.F32, y.F32)
+		}
+	}
 }
 
 // loraKernel computes LoRAMatMul in float32:

@@ -43,6 +43,9 @@ func matmulCases() []kcase {
 		{name: "split gemv bf16 three pieces", op: ir.OpMatMul, attrs: split(3, 9, 5), args: []*opnd{f32s(2, 1, 33), bf16s(17, 33)}},
 		{name: "split gemv f16 many rows", op: ir.OpMatMul, attrs: split(130, 70), args: []*opnd{f32s(8, 64), f16s(200, 64)}},
 		{name: "split gemm", op: ir.OpMatMul, attrs: split(7, 20, 13), args: []*opnd{f32s(2, 13, 24), f32s(40, 24)}},
+		{name: "round bf16 gemv", op: ir.OpMatMul, attrs: ir.Attrs{"transpose_b": true, "round": ir.BF16}, args: []*opnd{f32s(3, 40), bf16s(12, 40)}},
+		{name: "round f16 gemm", op: ir.OpMatMul, attrs: ir.Attrs{"transpose_b": true, "round": ir.F16}, args: []*opnd{f32s(2, 11, 40), f16s(12, 40)}},
+		{name: "round bf16 split gemm", op: ir.OpMatMul, attrs: ir.Attrs{"transpose_b": true, "round": ir.BF16, "split": []int64{5, 7}}, args: []*opnd{f32s(19, 24), bf16s(12, 24)}},
 		{name: "split gemm bf16", op: ir.OpMatMul, attrs: split(48, 16, 16), args: []*opnd{f32s(37, 96), bf16s(80, 96)}},
 
 		{name: "transpose_b", op: ir.OpLoRAMatMul, attrs: lora(0.5, true),

@@ -220,7 +220,7 @@ func TestUpdateConstantBCBatchEqualsChannels(t *testing.T) {
 			{DType: ir.F32, Shape: []int{1, dm, n}, F32: h.F32[b*dm*n : (b+1)*dm*n]},
 		}
 		for i := range want {
-			if msg := compare(got[i], want[i], false, true); msg != "" {
+			if msg := compare(got[i], want[i], false, true, 0); msg != "" {
 				t.Errorf("batch row %d, result %d: %s", b, i, msg)
 			}
 		}

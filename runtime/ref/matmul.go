@@ -102,12 +102,26 @@ func broadcastShapes(a, b []int64) ([]int64, error) {
 }
 
 // evalMatMul computes MatMul (see matmul64) in float64 and rounds the
-// result to a's dtype; b may be in a narrower float type.
+// result to a's dtype; b may be in a narrower float type. With round, a
+// is rounded to that dtype first and the product before the final
+// rounding; with split, the result's columns are returned in pieces.
 func evalMatMul(c *call) ([]*ir.Tensor, error) {
 	a, b := c.args[0], c.args[1]
-	y, shape, err := matmul64(a.Float64s(), a.Shape, b.Float64s(), b.Shape, c.at.BoolAttr("transpose_b"))
+	av := a.Float64s()
+	rt, round := c.at.Attrs["round"].(ir.DType)
+	if round {
+		for i, x := range av {
+			av[i] = roundTo(rt, x)
+		}
+	}
+	y, shape, err := matmul64(av, a.Shape, b.Float64s(), b.Shape, c.at.BoolAttr("transpose_b"))
 	if err != nil {
 		return nil, c.errorf("%v", err)
+	}
+	if round {
+		for i, x := range y {
+			y[i] = roundTo(rt, x)
+		}
 	}
 	if _, ok := c.at.Attrs["split"]; ok {
 		return splitLast(c, y, shape, c.at.IntsAttr("split"))
