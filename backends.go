@@ -109,9 +109,24 @@ func compileOn(name string, mod *ir.Module, art *artifact.Model) (*compiled, err
 }
 
 // compileFuncs compiles @prefill and @step, together when the backend
-// can.
+// can. A model without @prefill (one decoding step, as an ONNX decode
+// graph gives it) gets a nil prefill program: sessions prefill it by
+// stepping.
 func compileFuncs(be backend.Backend, mod *ir.Module, art *artifact.Model) ([]backend.Program, error) {
 	funcs := []string{"prefill", "step"}
+	if mod.Func("prefill") == nil {
+		progs, err := compileFuncs1(be, mod, art, []string{"step"})
+		if err != nil {
+			return nil, err
+		}
+		return []backend.Program{nil, progs[0]}, nil
+	}
+	return compileFuncs1(be, mod, art, funcs)
+}
+
+// compileFuncs1 compiles the named functions, together when the backend
+// can.
+func compileFuncs1(be backend.Backend, mod *ir.Module, art *artifact.Model, funcs []string) ([]backend.Program, error) {
 	var progs []backend.Program
 	var err error
 	ac, isAC := be.(artifactCompiler)

@@ -102,20 +102,26 @@ func FromModuleWith(mod *ir.Module, opts LoadOptions) (*Model, error) {
 // on the backend opts selects (with art's kernels when it has any).
 func newModel(mod *ir.Module, opts LoadOptions, art *artifact.Model) (*Model, error) {
 	pf, sf := mod.Func("prefill"), mod.Func("step")
-	if pf == nil || sf == nil {
-		return nil, fmt.Errorf("the model needs functions @prefill and @step")
+	if sf == nil {
+		return nil, fmt.Errorf("the model needs functions @prefill and @step (or @step alone)")
 	}
-	if len(sf.Args) < 1 || len(pf.Args) != 1 {
+	if len(sf.Args) < 1 || pf != nil && len(pf.Args) != 1 {
 		return nil, fmt.Errorf("@prefill must take input_ids only and @step input_ids and the state")
 	}
 	states := make([]ir.Type, 0, len(sf.Args)-1)
 	var names []string
 	for i, a := range sf.Args[1:] {
-		if len(sf.Results) != len(sf.Args) || len(pf.Results) != len(sf.Args) {
+		if len(sf.Results) != len(sf.Args) || pf != nil && len(pf.Results) != len(sf.Args) {
 			return nil, fmt.Errorf("@step and @prefill must return logits and the %d states", len(sf.Args)-1)
 		}
-		if !sf.Results[i+1].Type.Equal(a.Type) || !pf.Results[i+1].Type.Equal(a.Type) {
-			return nil, fmt.Errorf("state %s is %v in @step's arguments, %v / %v in the results", a.Name, a.Type, sf.Results[i+1].Type, pf.Results[i+1].Type)
+		if !sf.Results[i+1].Type.Equal(a.Type) {
+			return nil, fmt.Errorf("state %s is %v in @step's arguments, %v in its results", a.Name, a.Type, sf.Results[i+1].Type)
+		}
+		if pf != nil && !pf.Results[i+1].Type.Equal(a.Type) {
+			return nil, fmt.Errorf("state %s is %v in @step's arguments, %v in @prefill's results", a.Name, a.Type, pf.Results[i+1].Type)
+		}
+		if r := a.Type.Shape.Rank(); r < 2 || a.Type.Shape[1] != ir.SymDim(BatchSymbol) {
+			return nil, fmt.Errorf("state %s is %v; states are stacked per layer, [layers, %s, ...]", a.Name, a.Type, BatchSymbol)
 		}
 		if a.Type.DType != ir.F32 {
 			return nil, fmt.Errorf("state %s is %v; states are f32", a.Name, a.Type.DType)

@@ -97,14 +97,17 @@ func PlanMemory(mod *ir.Module, prefillLen int) (MemoryReport, error) {
 		return MemoryReport{}, err
 	}
 	r := MemoryReport{PrefillLen: prefillLen, StateBytes: m.StateBytes()}
-	pi, err := m.prefill.Instantiate(map[string]int64{BatchSymbol: 1, SeqSymbol: int64(prefillLen)})
-	if err != nil {
-		return r, err
-	}
 	si, err := m.step.Instantiate(map[string]int64{BatchSymbol: 1})
 	if err != nil {
 		return r, err
 	}
-	r.PrefillBytes, r.DecodeBytes = pi.PeakBytes(), si.PeakBytes()
+	r.PrefillBytes, r.DecodeBytes = si.PeakBytes(), si.PeakBytes() // without @prefill, prefill steps
+	if m.prefill != nil {
+		pi, err := m.prefill.Instantiate(map[string]int64{BatchSymbol: 1, SeqSymbol: int64(prefillLen)})
+		if err != nil {
+			return r, err
+		}
+		r.PrefillBytes = pi.PeakBytes()
+	}
 	return r, nil
 }

@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/ssmc-dev/ssmc/importers/hf"
+	"github.com/ssmc-dev/ssmc/importers/onnx"
+	"github.com/ssmc-dev/ssmc/ir"
+	"github.com/ssmc-dev/ssmc/passes"
 )
 
 // The shared reference: a seeded tiny Mamba-1 checkpoint with logits and
@@ -54,6 +57,15 @@ func TestReference(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	worst := checkReference(t, m, ref.Cases)
+	t.Logf("max abs diff against the reference: %.3g", worst)
+}
+
+// checkReference runs every reference case through m with sessions
+// (prefill per sequence, then the step-by-step batch) and compares the
+// logits and final states; it returns the largest difference.
+func checkReference(t *testing.T, m *Model, cases []refCase) float64 {
+	t.Helper()
 	v := m.VocabSize()
 	worst := 0.0
 	check := func(what string, got []float32, want []float64) {
@@ -69,7 +81,7 @@ func TestReference(t *testing.T) {
 			}
 		}
 	}
-	for _, c := range ref.Cases {
+	for _, c := range cases {
 		L := c.InputIDs.Shape[1]
 		for b := 0; b < c.Batch; b++ {
 			ids := make([]int, L)
@@ -82,14 +94,15 @@ func TestReference(t *testing.T) {
 				t.Fatal(err)
 			}
 			check(c.Name+" prefill logits", all, c.Logits.Data[b*L*v:(b+1)*L*v])
-			// final states: conv keeps the last K-1 of the reference's K columns
+			// final states: the last columns of the reference's K
 			conv, ssm := s.state[s.cur][0], s.state[s.cur][1]
 			layers, batch, dInner, k := c.FinalConvState.Shape[0], c.FinalConvState.Shape[1], c.FinalConvState.Shape[2], c.FinalConvState.Shape[3]
+			cols := conv.Shape[3] // K-1 (ssmc's checkpoint import) or K (an ONNX decode graph)
 			var wantConv []float64
 			for l := 0; l < layers; l++ {
 				for d := 0; d < dInner; d++ {
 					base := ((l*batch+b)*dInner + d) * k
-					wantConv = append(wantConv, c.FinalConvState.Data[base+1:base+k]...)
+					wantConv = append(wantConv, c.FinalConvState.Data[base+k-cols:base+k]...)
 				}
 			}
 			check(c.Name+" final conv state", conv.F32, wantConv)
@@ -114,5 +127,42 @@ func TestReference(t *testing.T) {
 			check(c.Name+" step logits", got, st.Logits.Data)
 		}
 	}
+	return worst
+}
+
+// TestReferenceStepONNX compiles the reference's ONNX decode graph
+// (step.onnx: one token, stacked states in and out) into a step-only
+// model, as 'ssmc compile step.onnx -o m.ssmc' does, and checks it
+// against the same independent results: prefill by stepping, the
+// batch-2 steps and the final states (all K conv columns here).
+func TestReferenceStepONNX(t *testing.T) {
+	data, err := os.ReadFile(referenceDir + "/reference.json")
+	if err != nil {
+		t.Skipf("shared reference not available: %v", err)
+	}
+	var ref struct {
+		Cases []refCase `json:"cases"`
+	}
+	if err := json.Unmarshal(data, &ref); err != nil {
+		t.Fatal(err)
+	}
+	mod, err := onnx.Load(referenceDir + "/step.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := passes.Run(mod, passes.Options{Verify: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := FromModule(mod); err == nil {
+		t.Fatal("a lone decode-step function loaded without AsStepModel")
+	}
+	if !AsStepModel(mod) {
+		t.Fatalf("step.onnx is not recognized as a decode step:\n%s", ir.Print(mod))
+	}
+	m, err := FromModule(mod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := checkReference(t, m, ref.Cases)
 	t.Logf("max abs diff against the reference: %.3g", worst)
 }

@@ -32,6 +32,7 @@ type Session struct {
 	step  backend.Instance
 	// prefill instances by prompt length, for batch 1 (a few kept)
 	prefill map[int]backend.Instance
+	one     *stepper    // prefills a model without @prefill
 	ids     *cpu.Tensor // step input ids [batch, 1]
 	logits  []float32   // step logits, [batch, V]
 	inputs  []*cpu.Tensor
@@ -130,6 +131,9 @@ func (s *Session) prefillSlot(ctx context.Context, slot int, tokens []int) ([]fl
 	if err := s.checkTokens(tokens); err != nil {
 		return nil, err
 	}
+	if s.m.prefill == nil {
+		return s.prefillByStepping(ctx, slot, tokens)
+	}
 	inst := s.prefill[len(tokens)]
 	if inst == nil {
 		var err error
@@ -156,6 +160,70 @@ func (s *Session) prefillSlot(ctx context.Context, slot int, tokens []int) ([]fl
 	}
 	s.pos[slot] = len(tokens)
 	return res[0].F32, nil
+}
+
+// prefillByStepping is prefillSlot for a model without @prefill: @step
+// at batch 1 from zero states, once per token, collecting the logits of
+// every position. It computes what a prefill would, one token at a time.
+func (s *Session) prefillByStepping(ctx context.Context, slot int, tokens []int) ([]float32, error) {
+	m := s.m
+	if s.one == nil {
+		inst, err := m.step.Instantiate(map[string]int64{BatchSymbol: 1})
+		if err != nil {
+			return nil, err
+		}
+		s.one = &stepper{inst: inst, ids: &cpu.Tensor{DType: ir.I64, Shape: []int{1, 1}, I64: make([]int64, 1)}}
+		for k := 0; k < 2; k++ {
+			for _, t := range m.states {
+				dims, err := ir.EvalShape(t.Shape, map[string]int64{BatchSymbol: 1})
+				if err != nil {
+					return nil, err
+				}
+				s.one.state[k] = append(s.one.state[k], newF32(dims))
+			}
+		}
+		s.one.in = make([]*cpu.Tensor, 1+len(m.states))
+		s.one.out = make([]*cpu.Tensor, 1+len(m.states))
+	}
+	o := s.one
+	for _, t := range o.state[0] {
+		clear(t.F32)
+	}
+	cur := 0
+	v := m.vocab
+	if cap(o.logits) < len(tokens)*v {
+		o.logits = make([]float32, len(tokens)*v)
+	}
+	all := o.logits[:len(tokens)*v]
+	for i, tok := range tokens {
+		o.ids.I64[0] = int64(tok)
+		o.in[0] = o.ids
+		for k := range m.states {
+			o.in[1+k], o.out[1+k] = o.state[cur][k], o.state[1-cur][k]
+		}
+		o.out[0] = nil
+		res, err := o.inst.Run(ctx, o.in, o.out)
+		if err != nil {
+			return nil, err
+		}
+		copy(all[i*v:(i+1)*v], res[0].F32)
+		cur = 1 - cur
+	}
+	for k := range m.states {
+		copySlot(s.state[s.cur][k], slot, o.state[cur][k], 0)
+	}
+	s.pos[slot] = len(tokens)
+	return all, nil
+}
+
+// stepper is a batch-1 @step instance with its own double-buffered
+// states: how a model without @prefill prefills.
+type stepper struct {
+	inst    backend.Instance
+	ids     *cpu.Tensor
+	state   [2][]*cpu.Tensor
+	in, out []*cpu.Tensor
+	logits  []float32
 }
 
 // copySlot copies batch entry src of the state tensor from (dims

@@ -118,7 +118,8 @@ func Compile(f *ir.Func, weights map[string]*ir.Tensor) (*Program, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", v.LongString(), err)
 			}
-			st.out = append(st.out, newSlot(slot{kind: slotTemp, dtype: dt, shape: t.Shape, def: len(p.steps), name: v.String()}))
+			// last = def: an output nothing reads still occupies memory while its step runs.
+			st.out = append(st.out, newSlot(slot{kind: slotTemp, dtype: dt, shape: t.Shape, def: len(p.steps), last: len(p.steps), name: v.String()}))
 		}
 		slotOf[v] = st.out
 		p.steps = append(p.steps, st)

@@ -132,3 +132,46 @@ func @f(%x: f32[4,6]) -> (y: f32[1,6]) {
 		})
 	}
 }
+
+// TestUnreadOutput: a tuple output nothing reads is still written by its
+// kernel, so it must get memory of its own while the step runs (a
+// CausalConv1d whose new state the graph recomputes itself, as ONNX
+// decode graphs do). It once overlapped live temporaries.
+func TestUnreadOutput(t *testing.T) {
+	f := mustParse(t, `
+func @f(%x: f32[B,8]) -> (y: f32[B,4]) {
+  %0 = Exp(%x) : f32[B,8]
+  %1 = Split(%x) {axis = -1, sizes = [4, 4]} : (f32[B,4], f32[B,4])
+  %2 = Extract(%1) {index = 0} : f32[B,4]
+  %3 = Slice(%0) {axes = [1], ends = [4], starts = [0]} : f32[B,4]
+  %4 = Add(%2, %3) : f32[B,4]
+  return %4
+}`).Funcs[0]
+	prog, err := Compile(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]int64{"B": 2}
+	inst, err := prog.Instantiate(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := randomFor(t, rand.New(rand.NewSource(5)), f.Args[0].Type, env, 1)
+	want, err := ref.Run(f, nil, []*ir.Tensor{x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := FromIR(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := inst.Run(context.Background(), []*Tensor{c}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, w := range want[0].Float64s() {
+		if math.Abs(float64(got[0].F32[k])-w) > 1e-6*math.Max(1, math.Abs(w)) {
+			t.Fatalf("element %d: %g, reference %g", k, got[0].F32[k], w)
+		}
+	}
+}

@@ -37,9 +37,13 @@ file (.ir). A checkpoint compiles to a .ssmc artifact (the IR, the weights
 aligned for mapping, and metadata) that 'ssmc run' and the Go API load;
 with an OUT ending in .ir, or -, the optimized IR text is written instead.
 An ONNX model or IR file is written as IR text, or as a .ssmc artifact
-when OUT ends in .ssmc and the module is runnable: functions @prefill and
-@step over the recurrent states, with every weight bound (an ONNX graph of
-one forward pass is not; its optimized IR can still be written).
+when OUT ends in .ssmc and the module is runnable, with every weight
+bound: functions @prefill and @step over the recurrent states, or one
+decoding-step function (an ONNX decode graph: input_ids [b, 1] and the
+stacked states in, logits [b, V] and the new states out), which becomes
+a step-only model that prefills by stepping through the prompt. An ONNX
+graph of one forward pass without states is refused (its optimized IR
+can still be written).
 
 --target cuda also generates CUDA kernels for the model (see package
 codegen/cuda) and stores them in the artifact, sections "kernels.cu" and

@@ -19,13 +19,20 @@ import (
 // runtime cannot load.
 func saveModuleArtifact(path, source string, m *ir.Module, dtype string) error {
 	model, err := ssmc.FromModule(m)
+	if err != nil && ssmc.AsStepModel(m) {
+		model, err = ssmc.FromModule(m)
+	}
 	if err != nil {
 		var sigs []string
 		for _, f := range m.Funcs {
 			sigs = append(sigs, "@"+f.Name+signature(f))
 		}
-		return fmt.Errorf("%s cannot be written as an artifact: %v (it has %s); write the optimized IR instead (-o %s)",
-			source, err, strings.Join(sigs, ", "), strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))+".ir")
+		irOut := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)) + ".ir"
+		if m.Func("step") == nil {
+			return fmt.Errorf("%s cannot be written as an artifact: it has %s, not functions @prefill and @step, nor one decoding step (input_ids [b, 1] and stacked states in, logits [b, V] and the new states out); write the optimized IR instead (-o %s)",
+				source, strings.Join(sigs, ", "), irOut)
+		}
+		return fmt.Errorf("%s cannot be written as an artifact: %v; write the optimized IR instead (-o %s)", source, err, irOut)
 	}
 	model.Close()
 	plan, err := ssmc.PlanSection(m)
