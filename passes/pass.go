@@ -34,6 +34,7 @@ var Pipeline = []Pass{
 	{Name: "fuse-scan", Fn: fuseScan, Doc: "fuse the unrolled selective-SSM recurrence into SelectiveScan or SelectiveStateUpdate"},
 	{Name: "fuse-linear-scan", Fn: fuseLinearScan, Doc: "fuse the selective-SSM recurrence around a LinearScan (ONNX Scan, LinearAttention) into SelectiveScan"},
 	{Name: "fuse-elementwise", Fn: fuseElementwise, Doc: "fuse chains of single-use elementwise ops into FusedElementwise"},
+	{Name: "transpose-weights", Fn: transposeWeights, Doc: "store a projection's [K,N] weight transposed, read with transpose_b (ONNX's pre-transposed Linear weights)"},
 	{Name: "fold-casts", Fn: foldCasts, Doc: "fold the bf16/f16 activation casts around a projection into MatMul{round}"},
 	{Name: "fuse-split", Fn: fuseSplit, Doc: "fold a Split of a projection's output into the MatMul, which then writes each piece"},
 	{Name: "dce", Fn: dce, Required: true, Doc: "remove values whose results are never used"},
@@ -63,9 +64,13 @@ var Constraints = []Constraint{
 	{"fuse-lora", "fuse-split"}, // a split MatMul is no LoRA base
 	{"mixed-precision", "fuse-split"},
 	{"fuse-split", "dce"},
-	{"mixed-precision", "fold-casts"}, // it inserts the casts
-	{"cse", "fold-casts"},             // shared casts are merged first
-	{"fold-casts", "fuse-split"},      // the folded projection is splittable
+	{"mixed-precision", "fold-casts"},  // it inserts the casts
+	{"cse", "fold-casts"},              // shared casts are merged first
+	{"fold-casts", "fuse-split"},       // the folded projection is splittable
+	{"fuse-scan", "transpose-weights"}, // the matchers see the graph's own layout
+	{"fuse-linear-scan", "transpose-weights"},
+	{"mixed-precision", "transpose-weights"}, // narrowed once, then moved
+	{"transpose-weights", "fuse-split"},      // the split form needs transpose_b
 }
 
 func init() {
