@@ -375,11 +375,6 @@ func matmulKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 	if err != nil {
 		return err
 	}
-	rt, round := v.Attrs["round"].(ir.DType)
-	if round {
-		a = roundedOperand(s, rt, a)
-		defer roundResults(rt, out)
-	}
 	b, err := operand(v, in, 1, "b")
 	if err != nil {
 		return err
@@ -396,6 +391,20 @@ func matmulKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 	d, ok := matmulDims(a.Shape, b.Shape, transB)
 	if !ok || !d.checkOut(y.Shape) {
 		return kernelError(v, "cannot multiply %v by %v (transpose_b %v) into %v", a, b, transB, y)
+	}
+	rt, round := v.Attrs["round"].(ir.DType)
+	if rows := prod(a.Shape[:len(a.Shape)-1]); round && rt == ir.BF16 && transB && len(d.bBat) == 0 && bf16GEMMOK(rows, w) {
+		// a rounded to bf16 times bf16 b: the bf16 dot-product GEMM
+		// (which rounds a and y itself).
+		parts := s.parts[:1]
+		parts[0] = splitPart{y: y.F32, n: d.n}
+		matmulNTBF16(parts, a.F32, rows, d.k, w)
+		parts[0] = splitPart{}
+		return nil
+	}
+	if round {
+		a = roundedOperand(s, rt, a)
+		defer roundResults(rt, out)
 	}
 	var buf []float32
 	if w.dt != ir.F32 {
@@ -444,10 +453,6 @@ func matmulSplitKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 	if err != nil {
 		return err
 	}
-	if rt, ok := v.Attrs["round"].(ir.DType); ok {
-		a = roundedOperand(s, rt, a)
-		defer roundResults(rt, out)
-	}
 	b, err := operand(v, in, 1, "b")
 	if err != nil {
 		return err
@@ -481,7 +486,17 @@ func matmulSplitKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 	if off != n {
 		return kernelError(v, "split %v does not cover the %d rows of b", sizes, n)
 	}
-	matmulNTSplit(parts, a.F32, rows, k, w)
+	switch rt, round := v.Attrs["round"].(ir.DType); {
+	case round && rt == ir.BF16 && bf16GEMMOK(rows, w):
+		// a rounded to bf16 times bf16 b: the bf16 dot-product GEMM
+		// (which rounds a and the results itself).
+		matmulNTBF16(parts, a.F32, rows, k, w)
+	case round:
+		matmulNTSplit(parts, roundedOperand(s, rt, a).F32, rows, k, w)
+		roundResults(rt, out)
+	default:
+		matmulNTSplit(parts, a.F32, rows, k, w)
+	}
 	for p := range parts {
 		parts[p] = splitPart{}
 	}

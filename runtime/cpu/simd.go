@@ -33,6 +33,15 @@ type vecImpl struct {
 	// [kc][nr] (see packPanels).
 	mr, nr     int
 	gemmKernel func(kc int, a []float32, lda int, b []float32, c []float32, ldc int, acc bool)
+	// gemmBF16, where the CPU has bf16 dot products (AVX512_BF16; nil
+	// elsewhere), is the 12×32 micro-kernel over bf16 pairs (see
+	// gemm_bf16.go): for i < 12, j < 32,
+	//
+	//	c[i·ldc + j] = (acc ? c : 0) + sum_{l<kp} sum_{e<2} a_i[2l+e] · b_j[2l+e]
+	//
+	// with a 12 rows of pairs (lda pairs apart) and b a panel [kp][32]
+	// of pairs.
+	gemmBF16 func(kp int, a []uint32, lda int, b []uint32, c []float32, ldc int, acc bool)
 	// packRows8 transposes eight rows of w (k elements apart, from
 	// element o) into panel layout, widened to f32:
 	//

@@ -34,7 +34,15 @@ func asmImpl(z bool) *vecImpl {
 		lanes, name, mr, nr = 16, "avx512", 12, 32
 	}
 	a := asmSet{z: z, lanes: lanes}
+	var bf16GEMM func(kp int, ap []uint32, lda int, b []uint32, c []float32, ldc int, acc bool)
+	if z && cpu.X86.HasAVX512BF16 {
+		bf16GEMM = func(kp int, ap []uint32, lda int, b []uint32, c []float32, ldc int, acc bool) {
+			_, _, _ = ap[11*lda+kp-1], b[kp*32-1], c[11*ldc+31]
+			gemmBF16KernelAVX512(kp, &ap[0], lda, &b[0], &c[0], ldc, acc)
+		}
+	}
 	return &vecImpl{
+		gemmBF16: bf16GEMM,
 		name: name,
 		gemvF32: func(y []float32, ldy int, x []float32, m, k int, w []float32, rows int) {
 			if k == 0 || m == 0 || rows == 0 {

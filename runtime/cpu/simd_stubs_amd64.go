@@ -364,3 +364,8 @@ func dotVAVX512(a *float32, b *float32, n int) float32
 //
 //go:noescape
 func scan16AVX512(h0 *float32, h *float32, a *float32, nch int, l int, y *float32, u *float32, sy int, b *float32, c *float32, sbc int)
+
+// gemmBF16KernelAVX512 computes the 12×32 tile c = (acc ? c : 0) + a·b of 12 rows of bf16 pairs a (rows lda pairs apart) and the packed bf16-pair panel b [kp, 32] with VDPBF16PS.
+//
+//go:noescape
+func gemmBF16KernelAVX512(kp int, a *uint32, lda int, b *uint32, c *float32, ldc int, acc bool)

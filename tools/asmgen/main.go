@@ -87,6 +87,7 @@ func main() {
 		dotKernel(s)
 		scan16(s)
 	}
+	gemmBF16Kernel()
 	Generate()
 }
 
