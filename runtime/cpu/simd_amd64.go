@@ -43,7 +43,7 @@ func asmImpl(z bool) *vecImpl {
 	}
 	return &vecImpl{
 		gemmBF16: bf16GEMM,
-		name: name,
+		name:     name,
 		gemvF32: func(y []float32, ldy int, x []float32, m, k int, w []float32, rows int) {
 			if k == 0 || m == 0 || rows == 0 {
 				a.gemvZero(y, ldy, m, rows)

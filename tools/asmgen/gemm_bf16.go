@@ -1,8 +1,8 @@
 package main
 
 import (
-	"github.com/mmcloughlin/avo/ir"
 	. "github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/ir"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
 )
@@ -19,8 +19,8 @@ import (
 func vdpbf16ps(dst, src1, src2 int) {
 	inv := func(x, bit int) byte { return byte(^(x>>bit)&1) & 1 }
 	p0 := inv(dst, 3)<<7 | inv(src2, 4)<<6 | inv(src2, 3)<<5 | inv(dst, 4)<<4 | 0b10 // R X B R' 00 mm=0F38
-	p1 := byte(0)<<7 | byte(^src1&0xf)<<3 | 1<<2 | 0b10                               // W=0 vvvv 1 pp=F3
-	p2 := byte(0b10)<<5 | inv(src1, 4)<<3                                             // z=0 L'L=512 b=0 V' aaa=0
+	p1 := byte(0)<<7 | byte(^src1&0xf)<<3 | 1<<2 | 0b10                              // W=0 vvvv 1 pp=F3
+	p2 := byte(0b10)<<5 | inv(src1, 4)<<3                                            // z=0 L'L=512 b=0 V' aaa=0
 	modrm := byte(0b11)<<6 | byte(dst&7)<<3 | byte(src2&7)
 	for _, b := range []byte{0x62, p0, p1, p2, 0x52, modrm} {
 		Instruction(&ir.Instruction{Opcode: "BYTE", Operands: []Op{U8(b)}})
