@@ -42,7 +42,16 @@ func matmulNTBF16(parts []splitPart, x []float32, m, k int, w weight) {
 		t.xp = make([]uint32, m*t.kp)
 	}
 	t.xp = t.xp[:m*t.kp]
-	t.pack = packPairsTask{dst: t.xp, x: x, m: m, k: k, chunks: min(workers(), max(m/64, 1))}
+	rows := t.pack.rows
+	for len(rows) < workers() {
+		rows = append(rows, nil)
+	}
+	for i := range rows { // sized here, so that no worker allocates
+		if cap(rows[i]) < k {
+			rows[i] = make([]float32, k)
+		}
+	}
+	t.pack = packPairsTask{dst: t.xp, x: x, m: m, k: k, chunks: min(workers(), max(m/64, 1)), rows: rows}
 	parallel(&t.pack, t.pack.chunks)
 	for _, p := range parts {
 		if k == 0 {
@@ -52,7 +61,7 @@ func matmulNTBF16(parts []splitPart, x []float32, m, k int, w weight) {
 		t.plan(p.y, m, k, p.n, w.slice(p.off*k, p.n*k))
 		parallel(t, t.mBlocks*t.nBlocks)
 	}
-	t.y, t.w, t.pack = nil, weight{}, packPairsTask{}
+	t.y, t.w, t.pack = nil, weight{}, packPairsTask{rows: t.pack.rows}
 	gemmBF16Tasks.put(t)
 }
 
@@ -148,9 +157,7 @@ func (t *gemmBF16Task) run(worker, chunk int) {
 	}
 	for i := i0; i < i1; i++ { // the block is complete: round it
 		row := t.y[i*n+j0 : i*n+j1]
-		for j, v := range row {
-			row[j] = math.Float32frombits(bf16Bits(v))
-		}
+		simd.roundBF16(row, row)
 	}
 }
 
@@ -172,19 +179,22 @@ type packPairsTask struct {
 	x      []float32
 	m, k   int
 	chunks int
+	rows   [][]float32 // per worker: a row rounded by simd.roundBF16
 }
 
-func (t *packPairsTask) run(_, chunk int) {
+func (t *packPairsTask) run(worker, chunk int) {
 	i0, i1 := chunkRange(chunk, t.chunks, t.m, 1)
 	k, kp := t.k, (t.k+1)/2
+	r := t.rows[worker][:k]
 	for i := i0; i < i1; i++ {
-		row, dst := t.x[i*k:(i+1)*k], t.dst[i*kp:(i+1)*kp]
+		simd.roundBF16(r, t.x[i*k:(i+1)*k])
+		dst := t.dst[i*kp : (i+1)*kp]
 		l := 0
 		for ; 2*l+1 < k; l++ {
-			dst[l] = bf16Bits(row[2*l])>>16 | bf16Bits(row[2*l+1])
+			dst[l] = math.Float32bits(r[2*l])>>16 | math.Float32bits(r[2*l+1])
 		}
 		if l < kp {
-			dst[l] = bf16Bits(row[2*l]) >> 16
+			dst[l] = math.Float32bits(r[2*l]) >> 16
 		}
 	}
 }

@@ -436,9 +436,7 @@ func castF32(to ir.DType, y, x []float32) {
 	y = y[:len(x)]
 	switch to {
 	case ir.BF16:
-		for i, a := range x {
-			y[i] = half.BF16ToF32(half.F32ToBF16(a))
-		}
+		simd.roundBF16(y, x)
 	case ir.F16:
 		for i, a := range x {
 			y[i] = half.F16ToF32(half.F32ToF16(a))

@@ -61,6 +61,9 @@ type vecImpl struct {
 	scaleMul    func(y, x, w []float32, s float32)
 	// dot returns sum_i a[i]·b[i] over len(a) elements.
 	dot func(a, b []float32) float32
+	// roundBF16 sets y[i] = x[i] rounded to bf16 (nearest even; NaN
+	// stays NaN) and widened back, for i < len(y); y may be x.
+	roundBF16 func(y, x []float32)
 
 	// scan16 runs the selective-scan recurrence with N = 16 for nch
 	// channels over l steps. Channel c starts from the state

@@ -81,6 +81,7 @@ func asmImpl(z bool) *vecImpl {
 		scaleMul:    a.scaleMul,
 		dot:         a.dot,
 		scan16:      a.scan16,
+		roundBF16:   a.roundBF16,
 	}
 }
 
@@ -169,6 +170,20 @@ func (a asmSet) exp(y, x []float32) {
 		var t [16]float32
 		copy(t[:], x[v:])
 		expVAsm(a.z, &t[0], &t[0], a.lanes)
+		copy(y[v:], t[:])
+	}
+}
+
+func (a asmSet) roundBF16(y, x []float32) {
+	n := len(y)
+	x = x[:n]
+	if v := a.split(n); v > 0 {
+		roundBF16VAsm(a.z, &y[0], &x[0], v)
+	}
+	if v := a.split(n); v < n {
+		var t [16]float32
+		copy(t[:], x[v:])
+		roundBF16VAsm(a.z, &t[0], &t[0], a.lanes)
 		copy(y[v:], t[:])
 	}
 }

@@ -340,55 +340,119 @@ DATA vconst<>+1328(SB)/4, $0x0000007f
 DATA vconst<>+1332(SB)/4, $0x0000007f
 DATA vconst<>+1336(SB)/4, $0x0000007f
 DATA vconst<>+1340(SB)/4, $0x0000007f
-DATA vconst<>+1344(SB)/4, $0x80000000
-DATA vconst<>+1348(SB)/4, $0x80000000
-DATA vconst<>+1352(SB)/4, $0x80000000
-DATA vconst<>+1356(SB)/4, $0x80000000
-DATA vconst<>+1360(SB)/4, $0x80000000
-DATA vconst<>+1364(SB)/4, $0x80000000
-DATA vconst<>+1368(SB)/4, $0x80000000
-DATA vconst<>+1372(SB)/4, $0x80000000
-DATA vconst<>+1376(SB)/4, $0x80000000
-DATA vconst<>+1380(SB)/4, $0x80000000
-DATA vconst<>+1384(SB)/4, $0x80000000
-DATA vconst<>+1388(SB)/4, $0x80000000
-DATA vconst<>+1392(SB)/4, $0x80000000
-DATA vconst<>+1396(SB)/4, $0x80000000
-DATA vconst<>+1400(SB)/4, $0x80000000
-DATA vconst<>+1404(SB)/4, $0x80000000
-DATA vconst<>+1408(SB)/4, $0x7fffffff
-DATA vconst<>+1412(SB)/4, $0x7fffffff
-DATA vconst<>+1416(SB)/4, $0x7fffffff
-DATA vconst<>+1420(SB)/4, $0x7fffffff
-DATA vconst<>+1424(SB)/4, $0x7fffffff
-DATA vconst<>+1428(SB)/4, $0x7fffffff
-DATA vconst<>+1432(SB)/4, $0x7fffffff
-DATA vconst<>+1436(SB)/4, $0x7fffffff
-DATA vconst<>+1440(SB)/4, $0x7fffffff
-DATA vconst<>+1444(SB)/4, $0x7fffffff
-DATA vconst<>+1448(SB)/4, $0x7fffffff
-DATA vconst<>+1452(SB)/4, $0x7fffffff
-DATA vconst<>+1456(SB)/4, $0x7fffffff
-DATA vconst<>+1460(SB)/4, $0x7fffffff
-DATA vconst<>+1464(SB)/4, $0x7fffffff
-DATA vconst<>+1468(SB)/4, $0x7fffffff
-DATA vconst<>+1472(SB)/4, $0x00000000
-DATA vconst<>+1476(SB)/4, $0x00000004
-DATA vconst<>+1480(SB)/4, $0x00000008
-DATA vconst<>+1484(SB)/4, $0x0000000c
-DATA vconst<>+1488(SB)/4, $0x00000000
-DATA vconst<>+1492(SB)/4, $0x00000004
-DATA vconst<>+1496(SB)/4, $0x00000008
-DATA vconst<>+1500(SB)/4, $0x0000000c
-DATA vconst<>+1504(SB)/4, $0x00000000
-DATA vconst<>+1508(SB)/4, $0x00000004
-DATA vconst<>+1512(SB)/4, $0x00000008
-DATA vconst<>+1516(SB)/4, $0x0000000c
-DATA vconst<>+1520(SB)/4, $0x00000000
-DATA vconst<>+1524(SB)/4, $0x00000004
-DATA vconst<>+1528(SB)/4, $0x00000008
-DATA vconst<>+1532(SB)/4, $0x0000000c
-GLOBL vconst<>(SB), RODATA|NOPTR, $1536
+DATA vconst<>+1344(SB)/4, $0x00000001
+DATA vconst<>+1348(SB)/4, $0x00000001
+DATA vconst<>+1352(SB)/4, $0x00000001
+DATA vconst<>+1356(SB)/4, $0x00000001
+DATA vconst<>+1360(SB)/4, $0x00000001
+DATA vconst<>+1364(SB)/4, $0x00000001
+DATA vconst<>+1368(SB)/4, $0x00000001
+DATA vconst<>+1372(SB)/4, $0x00000001
+DATA vconst<>+1376(SB)/4, $0x00000001
+DATA vconst<>+1380(SB)/4, $0x00000001
+DATA vconst<>+1384(SB)/4, $0x00000001
+DATA vconst<>+1388(SB)/4, $0x00000001
+DATA vconst<>+1392(SB)/4, $0x00000001
+DATA vconst<>+1396(SB)/4, $0x00000001
+DATA vconst<>+1400(SB)/4, $0x00000001
+DATA vconst<>+1404(SB)/4, $0x00000001
+DATA vconst<>+1408(SB)/4, $0x00007fff
+DATA vconst<>+1412(SB)/4, $0x00007fff
+DATA vconst<>+1416(SB)/4, $0x00007fff
+DATA vconst<>+1420(SB)/4, $0x00007fff
+DATA vconst<>+1424(SB)/4, $0x00007fff
+DATA vconst<>+1428(SB)/4, $0x00007fff
+DATA vconst<>+1432(SB)/4, $0x00007fff
+DATA vconst<>+1436(SB)/4, $0x00007fff
+DATA vconst<>+1440(SB)/4, $0x00007fff
+DATA vconst<>+1444(SB)/4, $0x00007fff
+DATA vconst<>+1448(SB)/4, $0x00007fff
+DATA vconst<>+1452(SB)/4, $0x00007fff
+DATA vconst<>+1456(SB)/4, $0x00007fff
+DATA vconst<>+1460(SB)/4, $0x00007fff
+DATA vconst<>+1464(SB)/4, $0x00007fff
+DATA vconst<>+1468(SB)/4, $0x00007fff
+DATA vconst<>+1472(SB)/4, $0xffff0000
+DATA vconst<>+1476(SB)/4, $0xffff0000
+DATA vconst<>+1480(SB)/4, $0xffff0000
+DATA vconst<>+1484(SB)/4, $0xffff0000
+DATA vconst<>+1488(SB)/4, $0xffff0000
+DATA vconst<>+1492(SB)/4, $0xffff0000
+DATA vconst<>+1496(SB)/4, $0xffff0000
+DATA vconst<>+1500(SB)/4, $0xffff0000
+DATA vconst<>+1504(SB)/4, $0xffff0000
+DATA vconst<>+1508(SB)/4, $0xffff0000
+DATA vconst<>+1512(SB)/4, $0xffff0000
+DATA vconst<>+1516(SB)/4, $0xffff0000
+DATA vconst<>+1520(SB)/4, $0xffff0000
+DATA vconst<>+1524(SB)/4, $0xffff0000
+DATA vconst<>+1528(SB)/4, $0xffff0000
+DATA vconst<>+1532(SB)/4, $0xffff0000
+DATA vconst<>+1536(SB)/4, $0x00400000
+DATA vconst<>+1540(SB)/4, $0x00400000
+DATA vconst<>+1544(SB)/4, $0x00400000
+DATA vconst<>+1548(SB)/4, $0x00400000
+DATA vconst<>+1552(SB)/4, $0x00400000
+DATA vconst<>+1556(SB)/4, $0x00400000
+DATA vconst<>+1560(SB)/4, $0x00400000
+DATA vconst<>+1564(SB)/4, $0x00400000
+DATA vconst<>+1568(SB)/4, $0x00400000
+DATA vconst<>+1572(SB)/4, $0x00400000
+DATA vconst<>+1576(SB)/4, $0x00400000
+DATA vconst<>+1580(SB)/4, $0x00400000
+DATA vconst<>+1584(SB)/4, $0x00400000
+DATA vconst<>+1588(SB)/4, $0x00400000
+DATA vconst<>+1592(SB)/4, $0x00400000
+DATA vconst<>+1596(SB)/4, $0x00400000
+DATA vconst<>+1600(SB)/4, $0x80000000
+DATA vconst<>+1604(SB)/4, $0x80000000
+DATA vconst<>+1608(SB)/4, $0x80000000
+DATA vconst<>+1612(SB)/4, $0x80000000
+DATA vconst<>+1616(SB)/4, $0x80000000
+DATA vconst<>+1620(SB)/4, $0x80000000
+DATA vconst<>+1624(SB)/4, $0x80000000
+DATA vconst<>+1628(SB)/4, $0x80000000
+DATA vconst<>+1632(SB)/4, $0x80000000
+DATA vconst<>+1636(SB)/4, $0x80000000
+DATA vconst<>+1640(SB)/4, $0x80000000
+DATA vconst<>+1644(SB)/4, $0x80000000
+DATA vconst<>+1648(SB)/4, $0x80000000
+DATA vconst<>+1652(SB)/4, $0x80000000
+DATA vconst<>+1656(SB)/4, $0x80000000
+DATA vconst<>+1660(SB)/4, $0x80000000
+DATA vconst<>+1664(SB)/4, $0x7fffffff
+DATA vconst<>+1668(SB)/4, $0x7fffffff
+DATA vconst<>+1672(SB)/4, $0x7fffffff
+DATA vconst<>+1676(SB)/4, $0x7fffffff
+DATA vconst<>+1680(SB)/4, $0x7fffffff
+DATA vconst<>+1684(SB)/4, $0x7fffffff
+DATA vconst<>+1688(SB)/4, $0x7fffffff
+DATA vconst<>+1692(SB)/4, $0x7fffffff
+DATA vconst<>+1696(SB)/4, $0x7fffffff
+DATA vconst<>+1700(SB)/4, $0x7fffffff
+DATA vconst<>+1704(SB)/4, $0x7fffffff
+DATA vconst<>+1708(SB)/4, $0x7fffffff
+DATA vconst<>+1712(SB)/4, $0x7fffffff
+DATA vconst<>+1716(SB)/4, $0x7fffffff
+DATA vconst<>+1720(SB)/4, $0x7fffffff
+DATA vconst<>+1724(SB)/4, $0x7fffffff
+DATA vconst<>+1728(SB)/4, $0x00000000
+DATA vconst<>+1732(SB)/4, $0x00000004
+DATA vconst<>+1736(SB)/4, $0x00000008
+DATA vconst<>+1740(SB)/4, $0x0000000c
+DATA vconst<>+1744(SB)/4, $0x00000000
+DATA vconst<>+1748(SB)/4, $0x00000004
+DATA vconst<>+1752(SB)/4, $0x00000008
+DATA vconst<>+1756(SB)/4, $0x0000000c
+DATA vconst<>+1760(SB)/4, $0x00000000
+DATA vconst<>+1764(SB)/4, $0x00000004
+DATA vconst<>+1768(SB)/4, $0x00000008
+DATA vconst<>+1772(SB)/4, $0x0000000c
+DATA vconst<>+1776(SB)/4, $0x00000000
+DATA vconst<>+1780(SB)/4, $0x00000004
+DATA vconst<>+1784(SB)/4, $0x00000008
+DATA vconst<>+1788(SB)/4, $0x0000000c
+GLOBL vconst<>(SB), RODATA|NOPTR, $1792
 
 // func packT8F32(dst *float32, ldd int, src *byte, lds int, kb int)
 // Requires: AVX
@@ -5990,8 +6054,8 @@ TEXT ·siluVAVX2(SB), NOSPLIT, $0-24
 
 loop1:
 	VMOVUPS      (CX)(BX*1), Y0
-	VANDPS       vconst<>+1408(SB), Y0, Y1
-	VXORPS       vconst<>+1344(SB), Y1, Y1
+	VANDPS       vconst<>+1664(SB), Y0, Y1
+	VXORPS       vconst<>+1600(SB), Y1, Y1
 	VMOVUPS      vconst<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
 	VMOVUPS      vconst<>+64(SB), Y2
@@ -6046,8 +6110,8 @@ TEXT ·softplusVAVX2(SB), NOSPLIT, $0-24
 
 loop1:
 	VMOVUPS      (CX)(BX*1), Y0
-	VANDPS       vconst<>+1408(SB), Y0, Y1
-	VXORPS       vconst<>+1344(SB), Y1, Y1
+	VANDPS       vconst<>+1664(SB), Y0, Y1
+	VXORPS       vconst<>+1600(SB), Y1, Y1
 	VMOVUPS      vconst<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
 	VMOVUPS      vconst<>+64(SB), Y2
@@ -6101,6 +6165,36 @@ done2:
 	VZEROUPPER
 	RET
 
+// func roundBF16VAVX2(y *float32, x *float32, n int)
+// Requires: AVX, AVX2
+TEXT ·roundBF16VAVX2(SB), NOSPLIT, $0-24
+	MOVQ y+0(FP), AX
+	MOVQ x+8(FP), CX
+	MOVQ n+16(FP), DX
+	XORQ BX, BX
+	SHRQ $0x03, DX
+	JZ   done2
+
+loop1:
+	VMOVUPS   (CX)(BX*1), Y0
+	VPSRLD    $0x10, Y0, Y1
+	VPAND     vconst<>+1344(SB), Y1, Y1
+	VPADDD    vconst<>+1408(SB), Y0, Y2
+	VPADDD    Y1, Y2, Y2
+	VPAND     vconst<>+1472(SB), Y2, Y2
+	VPOR      vconst<>+1536(SB), Y0, Y1
+	VPAND     vconst<>+1472(SB), Y1, Y1
+	VCMPPS    $0x03, Y0, Y0, Y0
+	VBLENDVPS Y0, Y1, Y2, Y0
+	VMOVUPS   Y0, (AX)(BX*1)
+	ADDQ      $0x00000020, BX
+	DECQ      DX
+	JNZ       loop1
+
+done2:
+	VZEROUPPER
+	RET
+
 // func addSoftplusVAVX2(y *float32, x *float32, b *float32, n int)
 // Requires: AVX, AVX2, FMA3
 TEXT ·addSoftplusVAVX2(SB), NOSPLIT, $0-32
@@ -6115,8 +6209,8 @@ TEXT ·addSoftplusVAVX2(SB), NOSPLIT, $0-32
 loop1:
 	VMOVUPS      (CX)(SI*1), Y0
 	VADDPS       (DX)(SI*1), Y0, Y0
-	VANDPS       vconst<>+1408(SB), Y0, Y1
-	VXORPS       vconst<>+1344(SB), Y1, Y1
+	VANDPS       vconst<>+1664(SB), Y0, Y1
+	VXORPS       vconst<>+1600(SB), Y1, Y1
 	VMOVUPS      vconst<>+0(SB), Y2
 	VMAXPS       Y1, Y2, Y1
 	VMOVUPS      vconst<>+64(SB), Y2
@@ -6187,8 +6281,8 @@ loop1:
 	VMULPS       (CX)(DI*1), Y0, Y0
 	VADDPS       (AX)(DI*1), Y0, Y0
 	VMOVUPS      (BX)(DI*1), Y1
-	VANDPS       vconst<>+1408(SB), Y1, Y2
-	VXORPS       vconst<>+1344(SB), Y2, Y2
+	VANDPS       vconst<>+1664(SB), Y1, Y2
+	VXORPS       vconst<>+1600(SB), Y2, Y2
 	VMOVUPS      vconst<>+0(SB), Y3
 	VMAXPS       Y2, Y3, Y2
 	VMOVUPS      vconst<>+64(SB), Y3
@@ -14485,8 +14579,8 @@ TEXT ·siluVAVX512(SB), NOSPLIT, $0-24
 
 loop1:
 	VMOVUPS      (CX)(BX*1), Z0
-	VANDPS       vconst<>+1408(SB), Z0, Z1
-	VXORPS       vconst<>+1344(SB), Z1, Z1
+	VANDPS       vconst<>+1664(SB), Z0, Z1
+	VXORPS       vconst<>+1600(SB), Z1, Z1
 	VMOVUPS      vconst<>+0(SB), Z2
 	VMAXPS       Z1, Z2, Z1
 	VMOVUPS      vconst<>+64(SB), Z2
@@ -14534,8 +14628,8 @@ TEXT ·softplusVAVX512(SB), NOSPLIT, $0-24
 
 loop1:
 	VMOVUPS      (CX)(BX*1), Z0
-	VANDPS       vconst<>+1408(SB), Z0, Z1
-	VXORPS       vconst<>+1344(SB), Z1, Z1
+	VANDPS       vconst<>+1664(SB), Z0, Z1
+	VXORPS       vconst<>+1600(SB), Z1, Z1
 	VMOVUPS      vconst<>+0(SB), Z2
 	VMAXPS       Z1, Z2, Z1
 	VMOVUPS      vconst<>+64(SB), Z2
@@ -14581,6 +14675,36 @@ done2:
 	VZEROUPPER
 	RET
 
+// func roundBF16VAVX512(y *float32, x *float32, n int)
+// Requires: AVX, AVX512F
+TEXT ·roundBF16VAVX512(SB), NOSPLIT, $0-24
+	MOVQ y+0(FP), AX
+	MOVQ x+8(FP), CX
+	MOVQ n+16(FP), DX
+	XORQ BX, BX
+	SHRQ $0x04, DX
+	JZ   done2
+
+loop1:
+	VMOVUPS   (CX)(BX*1), Z0
+	VPSRLD    $0x10, Z0, Z2
+	VPANDD    vconst<>+1344(SB), Z2, Z2
+	VPADDD    vconst<>+1408(SB), Z0, Z3
+	VPADDD    Z2, Z3, Z3
+	VPANDD    vconst<>+1472(SB), Z3, Z3
+	VPORD     vconst<>+1536(SB), Z0, Z2
+	VPANDD    vconst<>+1472(SB), Z2, Z2
+	VCMPPS    $0x03, Z0, Z0, K1
+	VPBLENDMD Z2, Z3, K1, Z1
+	VMOVUPS   Z1, (AX)(BX*1)
+	ADDQ      $0x00000040, BX
+	DECQ      DX
+	JNZ       loop1
+
+done2:
+	VZEROUPPER
+	RET
+
 // func addSoftplusVAVX512(y *float32, x *float32, b *float32, n int)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·addSoftplusVAVX512(SB), NOSPLIT, $0-32
@@ -14595,8 +14719,8 @@ TEXT ·addSoftplusVAVX512(SB), NOSPLIT, $0-32
 loop1:
 	VMOVUPS      (CX)(SI*1), Z0
 	VADDPS       (DX)(SI*1), Z0, Z0
-	VANDPS       vconst<>+1408(SB), Z0, Z1
-	VXORPS       vconst<>+1344(SB), Z1, Z1
+	VANDPS       vconst<>+1664(SB), Z0, Z1
+	VXORPS       vconst<>+1600(SB), Z1, Z1
 	VMOVUPS      vconst<>+0(SB), Z2
 	VMAXPS       Z1, Z2, Z1
 	VMOVUPS      vconst<>+64(SB), Z2
@@ -14659,8 +14783,8 @@ loop1:
 	VMULPS       (CX)(DI*1), Z0, Z0
 	VADDPS       (AX)(DI*1), Z0, Z0
 	VMOVUPS      (BX)(DI*1), Z1
-	VANDPS       vconst<>+1408(SB), Z1, Z2
-	VXORPS       vconst<>+1344(SB), Z2, Z2
+	VANDPS       vconst<>+1664(SB), Z1, Z2
+	VXORPS       vconst<>+1600(SB), Z2, Z2
 	VMOVUPS      vconst<>+0(SB), Z3
 	VMAXPS       Z2, Z3, Z2
 	VMOVUPS      vconst<>+64(SB), Z3
@@ -14816,7 +14940,7 @@ TEXT ·scan16AVX512(SB), NOSPLIT, $0-88
 	SHLQ    $0x02, DI
 	MOVQ    y+40(FP), R8
 	MOVQ    u+48(FP), R9
-	VMOVUPS vconst<>+1472(SB), Z0
+	VMOVUPS vconst<>+1728(SB), Z0
 
 groups:
 	CMPQ    BX, $0x00000004

@@ -157,6 +157,15 @@ func softplusVAsm(z bool, y, x *float32, n int) {
 	}
 }
 
+// roundBF16VAsm calls roundBF16V of the AVX-512 (z) or AVX2 set.
+func roundBF16VAsm(z bool, y, x *float32, n int) {
+	if z {
+		roundBF16VAVX512(y, x, n)
+	} else {
+		roundBF16VAVX2(y, x, n)
+	}
+}
+
 // addSoftplusVAsm calls addSoftplusV of the AVX-512 (z) or AVX2 set.
 func addSoftplusVAsm(z bool, y, x, b *float32, n int) {
 	if z {

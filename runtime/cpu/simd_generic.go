@@ -1,6 +1,10 @@
 package cpu
 
-import "github.com/ssmc-dev/ssmc/ir"
+import (
+	"math"
+
+	"github.com/ssmc-dev/ssmc/ir"
+)
 
 // genericImpl is the pure-Go implementation of the vector primitives:
 // the fallback on CPUs without AVX2+FMA, on other architectures and under
@@ -28,6 +32,16 @@ var genericImpl = vecImpl{
 	scaleMul:    scaleMulGo,
 	dot:         dot,
 	scan16:      scan16Go,
+	roundBF16:   roundBF16Go,
+}
+
+// roundBF16Go is roundBF16: each value rounded to bf16 (nearest even, NaN
+// quieted) and widened back.
+func roundBF16Go(y, x []float32) {
+	x = x[:len(y)]
+	for i, v := range x {
+		y[i] = math.Float32frombits(bf16Bits(v))
+	}
 }
 
 // gemvF32Go is gemvF32: one dot product (eight partial sums) per output.

@@ -162,6 +162,12 @@ func siluVAVX2(y *float32, x *float32, n int)
 //go:noescape
 func softplusVAVX2(y *float32, x *float32, n int)
 
+// roundBF16VAVX2 sets y[i] = x[i] rounded to bf16 (nearest even; NaN quieted) for i < n, n a multiple of the vector width.
+// y may equal x.
+//
+//go:noescape
+func roundBF16VAVX2(y *float32, x *float32, n int)
+
 // addSoftplusVAVX2 sets y[i] = softplus(x[i] + b[i]) for i < n, n a multiple of the vector width.
 //
 //go:noescape
@@ -334,6 +340,12 @@ func siluVAVX512(y *float32, x *float32, n int)
 //
 //go:noescape
 func softplusVAVX512(y *float32, x *float32, n int)
+
+// roundBF16VAVX512 sets y[i] = x[i] rounded to bf16 (nearest even; NaN quieted) for i < n, n a multiple of the vector width.
+// y may equal x.
+//
+//go:noescape
+func roundBF16VAVX512(y *float32, x *float32, n int)
 
 // addSoftplusVAVX512 sets y[i] = softplus(x[i] + b[i]) for i < n, n a multiple of the vector width.
 //

@@ -410,3 +410,40 @@ func TestAVX2Registers(t *testing.T) {
 		t.Error("no AVX2 routines found")
 	}
 }
+
+// TestRoundBF16 checks every implementation's roundBF16 against
+// half.F32ToBF16 bit for bit: ties to even both ways, values that round
+// up to the next binade or to infinity, subnormals, signed zeros,
+// infinities and NaNs of several payloads (which must stay NaN), at every
+// position of a vector and in the remainder.
+func TestRoundBF16(t *testing.T) {
+	special := []uint32{0, 0x80000000, 0x3f808000, 0x3f818000, 0x3f80ffff, 0x3f7fffff, 0x7f7fffff, 0xff7fffff,
+		0x7f800000, 0xff800000, 0x7f800001, 0x7fc00000, 0x7fffffff, 0xffffffff, 0xff800001, 0x00000001, 0x00008000,
+		0x00018000, 0x807fffff, 0x3f800001, 0x47fff000}
+	r := rand.New(rand.NewPCG(5, 6))
+	x := make([]float32, 0, 203)
+	for len(x) < cap(x) {
+		if len(x)%3 == 0 {
+			x = append(x, math.Float32frombits(special[len(x)/3%len(special)]))
+		} else {
+			x = append(x, math.Float32frombits(r.Uint32()))
+		}
+	}
+	for _, im := range impls {
+		y := make([]float32, len(x))
+		im.roundBF16(y, x)
+		for i := range x {
+			want := uint32(half.F32ToBF16(x[i])) << 16
+			if got := math.Float32bits(y[i]); got != want {
+				t.Errorf("%s: round(%#08x) = %#08x, want %#08x", im.name, math.Float32bits(x[i]), got, want)
+			}
+		}
+		z := append([]float32(nil), x...)
+		im.roundBF16(z, z) // in place
+		for i := range z {
+			if math.Float32bits(z[i]) != math.Float32bits(y[i]) {
+				t.Fatalf("%s: in place differs at %d", im.name, i)
+			}
+		}
+	}
+}

@@ -41,6 +41,10 @@ var constVals = []struct {
 	{name: "s5", f: 2.0 / 5},
 	{name: "s3", f: 2.0 / 3},
 	{name: "i127", u: 127, bits: true},
+	{name: "i1", u: 1, bits: true},
+	{name: "bf16Half", u: 0x7fff, bits: true},
+	{name: "hi16", u: 0xffff0000, bits: true},
+	{name: "qnan", u: 0x00400000, bits: true},
 	{name: "sign", u: 0x80000000, bits: true},
 	{name: "abs", u: 0x7fffffff, bits: true},
 	{name: "idx4"}, // int32 lanes 0, 4, 8, 12, 0, 4, ... (filled in consts)

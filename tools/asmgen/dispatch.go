@@ -42,7 +42,7 @@ func writeDispatch(path string) error {
 	p("func gemmKernelAsm(z bool, kc int, a *float32, lda int, b *float32, c *float32, ldc int, acc bool) {\n")
 	call("gemmKernel", "kc, a, lda, b, c, ldc, acc")
 	p("}\n\n")
-	for _, u := range []string{"expV", "siluV", "softplusV"} {
+	for _, u := range []string{"expV", "siluV", "softplusV", "roundBF16V"} {
 		p("// %sAsm calls %s of the AVX-512 (z) or AVX2 set.\n", u, u)
 		p("func %sAsm(z bool, y, x *float32, n int) {\n", u)
 		call(u, "y, x, n")

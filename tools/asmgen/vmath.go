@@ -159,6 +159,7 @@ func elementwise(s isa) {
 	unary("expV", "e^x[i]", func(x, d VecVirtual) { emitExp(s, x); VMOVUPS(x, d) })
 	unary("siluV", "x[i]·sigmoid(x[i])", func(x, d VecVirtual) { emitSiLU(s, x, d) })
 	unary("softplusV", "log(1+e^x[i])", func(x, d VecVirtual) { emitSoftplus(s, x, d) })
+	unary("roundBF16V", "x[i] rounded to bf16 (nearest even; NaN quieted)", func(x, d VecVirtual) { emitRoundBF16(s, x, d) })
 
 	{
 		TEXT("addSoftplusV"+s.name, NOSPLIT, "func(y, x, b *float32, n int)")
@@ -273,4 +274,45 @@ func dotKernel(s isa) {
 	r := hsum(s, acc[0])
 	Store(r, ReturnIndex(0))
 	vzeroRet()
+}
+
+// emitRoundBF16 sets d to x rounded to bf16 and widened back, lane by
+// lane, as half.F32ToBF16 does: with u the bits of x,
+//
+//	d = (u + 0x7fff + (u>>16 & 1)) & 0xffff0000      (nearest, ties to even)
+//	d = (u | 0x00400000) & 0xffff0000                (x NaN: stays a NaN)
+//
+// the NaN lanes picked by an unordered compare (a mask register on
+// AVX-512, a blend on AVX2).
+func emitRoundBF16(s isa, x, d VecVirtual) {
+	t, r, q := s.vec(), s.vec(), s.vec()
+	and := func(a, b, d Op) {
+		if s.z {
+			VPANDD(a, b, d)
+		} else {
+			VPAND(a, b, d)
+		}
+	}
+	or := func(a, b, d Op) {
+		if s.z {
+			VPORD(a, b, d)
+		} else {
+			VPOR(a, b, d)
+		}
+	}
+	VPSRLD(U8(16), x, t)
+	and(c("i1"), t, t)
+	VPADDD(c("bf16Half"), x, r)
+	VPADDD(t, r, r)
+	and(c("hi16"), r, r)
+	or(c("qnan"), x, q)
+	and(c("hi16"), q, q)
+	if s.z {
+		VCMPPS(U8(3), x, x, K1)
+		VPBLENDMD(q, r, K1, d)
+		return
+	}
+	m := s.vec()
+	VCMPPS(U8(3), x, x, m)
+	VBLENDVPS(m, q, r, d)
 }
