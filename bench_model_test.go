@@ -3,6 +3,7 @@ package ssmc
 import (
 	"context"
 	"os"
+	"strconv"
 	"testing"
 )
 
@@ -23,25 +24,29 @@ func benchModel(b *testing.B) *Model {
 	return m
 }
 
-// BenchmarkModelDecode measures one greedy decode step at batch 1.
+// BenchmarkModelDecode measures one decode step of a batch of
+// SSMC_BENCH_BATCH sequences (default 1).
 func BenchmarkModelDecode(b *testing.B) {
 	m := benchModel(b)
-	s, err := m.NewSession(SessionOptions{})
+	batch, _ := strconv.Atoi(os.Getenv("SSMC_BENCH_BATCH"))
+	batch = max(batch, 1)
+	s, err := m.NewSession(SessionOptions{Batch: batch})
 	if err != nil {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := s.Prefill(ctx, []int{1, 2, 3, 4}); err != nil {
-		b.Fatal(err)
-	}
+	toks := make([]int, batch)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		if _, err := s.Step(ctx, 5+i%50); err != nil {
+		for j := range toks {
+			toks[j] = 5 + (i+j)%50
+		}
+		if _, err := s.StepBatch(ctx, toks); err != nil {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "tok/s")
 }
 
 // BenchmarkModelPrefill512 measures a 512-token prefill at batch 1.

@@ -27,7 +27,7 @@ func matmulNT(y, x []float32, m, k, n int, w weight) {
 	if m <= gemvRows {
 		t := gemvTasks.get()
 		*t = gemvTask{y: y, x: x, m: m, k: k, n: n, w: w}
-		t.chunks = gemvChunks(n, k*m)
+		t.chunks = gemvChunks(n, k, m)
 		parallel(t, t.chunks)
 		*t = gemvTask{}
 		gemvTasks.put(t)
@@ -40,15 +40,17 @@ func matmulNT(y, x []float32, m, k, n int, w weight) {
 	gemmTasks.put(t)
 }
 
-// gemvChunks splits n weight rows of the given work each (k·m
-// multiply-adds) among the workers: about 32K multiply-adds (64-128 KB of
-// weights) per chunk, so that the last chunk of a big matrix leaves the
-// other workers idle only briefly, and at least four chunks per worker;
-// below 256K multiply-adds one contiguous range per worker (short weight
-// streams are slow to start); one chunk when the whole is too small to
-// share.
-func gemvChunks(n, work int) int {
-	total := n * work
+// gemvChunks splits n weight rows of k elements, each multiplied with m
+// rows of x, among the workers: about 32K multiply-adds per chunk, so
+// that the last chunk of a big matrix leaves the other workers idle only
+// briefly, but at least 12K weight elements (48 KB in f32) per chunk, so
+// that with several rows of x each worker still streams its weights in
+// pieces long enough for the prefetchers, and at least four chunks per
+// worker; below 256K multiply-adds one contiguous range per worker
+// (short weight streams are slow to start); one chunk when the whole is
+// too small to share.
+func gemvChunks(n, k, m int) int {
+	total := n * k * m
 	if total < 8192 {
 		return 1
 	}
@@ -58,7 +60,7 @@ func gemvChunks(n, work int) int {
 		// range per worker, a single stream each.
 		return max(min(p, n/4), 1)
 	}
-	c := max(min(total/32768, 256*p), 4*p)
+	c := max(min(total/32768, n*k/12288, 256*p), 4*p)
 	return max(min(c, n/4), 1)
 }
 
@@ -126,7 +128,7 @@ func matmulNTSplit(parts []splitPart, x []float32, m, k int, w weight) {
 	}
 	t := gemvTasks.get()
 	*t = gemvTask{x: x, m: m, k: k, n: n, w: w, parts: parts}
-	t.chunks = gemvChunks(n, k*m)
+	t.chunks = gemvChunks(n, k, m)
 	parallel(t, t.chunks)
 	*t = gemvTask{}
 	gemvTasks.put(t)
@@ -134,20 +136,43 @@ func matmulNTSplit(parts []splitPart, x []float32, m, k int, w weight) {
 
 // gemvCols computes y[i·ldy + j] = x_i · w_{j0+j} for i < m (any m), j
 // < rows with the primitives of impl, eight rows of x at a time.
+//
+// An implementation whose primitives run best on fewer rows of x
+// (gemvPass) gets the rows of x in groups of gemvPass, each group over a
+// block of weight rows small enough (gemvBlockBytes) to stay in the L2
+// cache for the next group: the weights still come from memory once,
+// and each pass keeps its rows of x in the L1 cache beside the weight
+// stream.
 func gemvCols(impl *vecImpl, y []float32, ldy int, x []float32, m, k int, w weight, j0, rows int) {
-	for i := 0; i < m; i += gemvRows {
-		mm := min(gemvRows, m-i)
-		yy, xx := y[i*ldy:], x[i*k:(i+mm)*k]
-		switch w.dt {
-		case ir.F32:
-			impl.gemvF32(yy, ldy, xx, mm, k, w.f32[j0*k:(j0+rows)*k], rows)
-		case ir.BF16:
-			impl.gemvBF16(yy, ldy, xx, mm, k, w.raw[2*j0*k:2*(j0+rows)*k], rows)
-		default:
-			impl.gemvF16(yy, ldy, xx, mm, k, w.raw[2*j0*k:2*(j0+rows)*k], rows)
+	pass := gemvRows
+	if impl.gemvPass > 0 && m > impl.gemvPass {
+		pass = impl.gemvPass
+	}
+	block := rows
+	if pass < m {
+		block = max(gemvBlockBytes/max(k*w.dt.Size(), 1), 1)
+	}
+	for jb := 0; jb < rows; jb += block {
+		nb := min(block, rows-jb)
+		for i := 0; i < m; i += pass {
+			mm := min(pass, m-i)
+			yy, xx := y[i*ldy+jb:], x[i*k:(i+mm)*k]
+			lo, hi := (j0+jb)*k, (j0+jb+nb)*k
+			switch w.dt {
+			case ir.F32:
+				impl.gemvF32(yy, ldy, xx, mm, k, w.f32[lo:hi], nb)
+			case ir.BF16:
+				impl.gemvBF16(yy, ldy, xx, mm, k, w.raw[2*lo:2*hi], nb)
+			default:
+				impl.gemvF16(yy, ldy, xx, mm, k, w.raw[2*lo:2*hi], nb)
+			}
 		}
 	}
 }
+
+// gemvBlockBytes is the size of the weight blocks gemvCols runs several
+// passes over: well within the L2 cache.
+const gemvBlockBytes = 96 << 10
 
 // gemmTask is matmulNT by GEMM over blocks of mc rows × nc columns.
 type gemmTask struct {

@@ -35,3 +35,23 @@ func BenchmarkGEMMMicroKernel(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGEMVCached runs the GEMV primitive for m rows of x on weights
+// that stay in the L2 cache (64 rows × 768): its compute ceiling, to
+// compare with BenchmarkGEMV, which streams the weights from memory.
+func BenchmarkGEMVCached(b *testing.B) {
+	const k, rows = 768, 64
+	for _, m := range []int{1, 4, 8} {
+		b.Run(fmt.Sprintf("m=%d", m), func(b *testing.B) {
+			forImpls(b, func(b *testing.B) {
+				x := make([]float32, m*k)
+				w := make([]float32, rows*k)
+				y := make([]float32, m*rows)
+				for b.Loop() {
+					simd.gemvF32(y, rows, x, m, k, w, rows)
+				}
+				b.ReportMetric(float64(2*m*k*rows)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		})
+	}
+}

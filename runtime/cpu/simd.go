@@ -23,6 +23,10 @@ type vecImpl struct {
 	gemvF32  func(y []float32, ldy int, x []float32, m, k int, w []float32, rows int)
 	gemvBF16 func(y []float32, ldy int, x []float32, m, k int, w []byte, rows int)
 	gemvF16  func(y []float32, ldy int, x []float32, m, k int, w []byte, rows int)
+	// gemvPass, when set, is the most rows of x the gemv primitives
+	// take at their best: gemvCols runs more in passes over cached
+	// blocks of weights.
+	gemvPass int
 
 	// mr×nr is the GEMM micro-kernel's register tile. gemmKernel
 	// computes, for i < mr, j < nr,

@@ -41,8 +41,13 @@ func asmImpl(z bool) *vecImpl {
 			gemmBF16KernelAVX512(kp, &ap[0], lda, &b[0], &c[0], ldc, acc)
 		}
 	}
+	pass := 0
+	if z {
+		pass = 4 // x in registers (tools/asmgen gemvXReg)
+	}
 	return &vecImpl{
 		gemmBF16: bf16GEMM,
+		gemvPass: pass,
 		name:     name,
 		gemvF32: func(y []float32, ldy int, x []float32, m, k int, w []float32, rows int) {
 			if k == 0 || m == 0 || rows == 0 {

@@ -21,8 +21,13 @@ func gemvRows(s isa, m int) int {
 		return 1
 	}
 	if s.z {
-		if m <= 6 {
+		switch {
+		case m <= 3:
 			return 4
+		case gemvXReg(s, m):
+			// m·R accumulators, R weight vectors and a loaded x vector
+			// within the 32 zmm registers.
+			return (31 - m) / (m + 1)
 		}
 		return 3
 	}
@@ -50,6 +55,13 @@ func gemv(s isa, dt string, m int) {
 	name := fmt.Sprintf("gemv%sM%d%s", dt, m, s.name)
 	gemvGen(name, s, dt, m, gemvRows(s, m), gemvUnroll(s, m), 0)
 }
+
+// gemvXReg reports whether the GEMV for m rows of x loads each x vector
+// into a register and reuses it for the block's weight rows, rather than
+// reading it as a memory operand of every multiply-add: with many rows of
+// x the loads, one per multiply-add, bound the speed (Zen 4 loads one zmm
+// per cycle).
+func gemvXReg(s isa, m int) bool { return s.z && m >= 4 }
 
 // gemvUnroll is how many vectors of each weight row one loop iteration
 // reads: two for one or two rows of x (independent sums, fewer loop
@@ -186,6 +198,16 @@ func gemvGen(name string, s isa, dt string, m, R, u, pf int) {
 					}
 				}
 				for i := 0; i < m; i++ {
+					if gemvXReg(s, m) {
+						// x in a register, reused by the R weight rows:
+						// one load per R multiply-adds, not one each.
+						xv := s.vec()
+						VMOVUPS(xmem(i, q*s.bytes()), xv)
+						for r := 0; r < R; r++ {
+							VFMADD231PS(xv, wv[r], acc[q][i][r])
+						}
+						continue
+					}
 					for r := 0; r < R; r++ {
 						VFMADD231PS(xmem(i, q*s.bytes()), wv[r], acc[q][i][r])
 					}
