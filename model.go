@@ -19,7 +19,9 @@ type Model struct {
 	reason  string // see BackendReason
 	prefill backend.Program
 	step    backend.Program
-	vocab   int
+	// prefillStates: @prefill takes the states after input_ids.
+	prefillStates bool
+	vocab         int
 	// states are the step function's state arguments (after input_ids),
 	// with the batch dimension symbolic.
 	states []ir.Type
@@ -87,7 +89,10 @@ func (m *Model) Tokenizer() *tokenizer.Tokenizer { return m.tok }
 //	@prefill(input_ids: i64[B,L]) -> (logits: f32[B,L,V], states...)
 //	@step(input_ids: i64[B,1], states...) -> (logits: f32[B,V], states...)
 //
-// with the same state types in both. FromModule runs the model on the CPU
+// with the same state types in both, each stacked per layer [layers, B,
+// ...]. @prefill may also take the states after input_ids (it then
+// starts from zero states), and may be absent (sessions then prefill by
+// stepping); AsStepModel and AsStatefulModel shape ONNX graphs so. FromModule runs the model on the CPU
 // backend; FromModuleWith chooses.
 func FromModule(mod *ir.Module) (*Model, error) {
 	return newModel(mod, LoadOptions{Backend: "cpu"}, nil)
@@ -105,8 +110,8 @@ func newModel(mod *ir.Module, opts LoadOptions, art *artifact.Model) (*Model, er
 	if sf == nil {
 		return nil, fmt.Errorf("the model needs functions @prefill and @step (or @step alone)")
 	}
-	if len(sf.Args) < 1 || pf != nil && len(pf.Args) != 1 {
-		return nil, fmt.Errorf("@prefill must take input_ids only and @step input_ids and the state")
+	if len(sf.Args) < 1 || pf != nil && len(pf.Args) != 1 && len(pf.Args) != len(sf.Args) {
+		return nil, fmt.Errorf("@prefill must take input_ids (and optionally the states) and @step input_ids and the states")
 	}
 	states := make([]ir.Type, 0, len(sf.Args)-1)
 	var names []string
@@ -119,6 +124,9 @@ func newModel(mod *ir.Module, opts LoadOptions, art *artifact.Model) (*Model, er
 		}
 		if pf != nil && !pf.Results[i+1].Type.Equal(a.Type) {
 			return nil, fmt.Errorf("state %s is %v in @step's arguments, %v in @prefill's results", a.Name, a.Type, pf.Results[i+1].Type)
+		}
+		if pf != nil && len(pf.Args) > 1 && !pf.Args[i+1].Type.Equal(a.Type) {
+			return nil, fmt.Errorf("state %s is %v in @step's arguments, %v in @prefill's", a.Name, a.Type, pf.Args[i+1].Type)
 		}
 		if r := a.Type.Shape.Rank(); r < 2 || a.Type.Shape[1] != ir.SymDim(BatchSymbol) {
 			return nil, fmt.Errorf("state %s is %v; states are stacked per layer, [layers, %s, ...]", a.Name, a.Type, BatchSymbol)
@@ -137,7 +145,7 @@ func newModel(mod *ir.Module, opts LoadOptions, art *artifact.Model) (*Model, er
 	if err != nil {
 		return nil, err
 	}
-	return &Model{backend: c.backend, reason: c.reason, prefill: c.prefill, step: c.step,
+	return &Model{backend: c.backend, reason: c.reason, prefill: c.prefill, step: c.step, prefillStates: pf != nil && len(pf.Args) > 1,
 		vocab: int(lt.Shape[1].Off), states: states, names: names}, nil
 }
 

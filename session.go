@@ -32,9 +32,10 @@ type Session struct {
 	step  backend.Instance
 	// prefill instances by prompt length, for batch 1 (a few kept)
 	prefill map[int]backend.Instance
-	one     *stepper    // prefills a model without @prefill
-	ids     *cpu.Tensor // step input ids [batch, 1]
-	logits  []float32   // step logits, [batch, V]
+	one     *stepper      // prefills a model without @prefill
+	zeros   []*cpu.Tensor // zero states for a @prefill that takes them
+	ids     *cpu.Tensor   // step input ids [batch, 1]
+	logits  []float32     // step logits, [batch, V]
 	inputs  []*cpu.Tensor
 	outputs []*cpu.Tensor
 }
@@ -150,7 +151,21 @@ func (s *Session) prefillSlot(ctx context.Context, slot int, tokens []int) ([]fl
 	for i, t := range tokens {
 		ids.I64[i] = int64(t)
 	}
-	res, err := inst.Run(ctx, []*cpu.Tensor{ids}, nil)
+	in := []*cpu.Tensor{ids}
+	if s.m.prefillStates {
+		// @prefill takes the states too: it starts from zero states.
+		if s.zeros == nil {
+			for _, t := range s.m.states {
+				dims, err := ir.EvalShape(t.Shape, map[string]int64{BatchSymbol: 1})
+				if err != nil {
+					return nil, err
+				}
+				s.zeros = append(s.zeros, newF32(dims))
+			}
+		}
+		in = append(in, s.zeros...)
+	}
+	res, err := inst.Run(ctx, in, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -35,3 +35,34 @@ func TestRenameSymbol(t *testing.T) {
 		t.Errorf("renamed:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestSubstituteSymbol fixes L = 1 in a function over [B, L, ...]: plain
+// dims become static, products keep their other factors, shape
+// attributes follow, and the result verifies.
+func TestSubstituteSymbol(t *testing.T) {
+	src := `func @f(%x: f32[B,L,4]) -> (y: f32[B*L,4], z: f32[B,L,2]) {
+  %1 = Reshape(%x) {shape = [B*L,4]} : f32[B*L,4]
+  %2 = Split(%x) {axis = 2, sizes = [2, 2]} : (f32[B,L,2], f32[B,L,2])
+  %3 = Extract(%2) {index = 1} : f32[B,L,2]
+  return %1, %3
+}
+`
+	want := `func @f(%x: f32[B,1,4]) -> (y: f32[B,4], z: f32[B,1,2]) {
+  %1 = Reshape(%x) {shape = [B,4]} : f32[B,4]
+  %2 = Split(%x) {axis = 2, sizes = [2, 2]} : (f32[B,1,2], f32[B,1,2])
+  %3 = Extract(%2) {index = 1} : f32[B,1,2]
+  return %1, %3
+}
+`
+	m, err := Parse("t.ir", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Funcs[0].SubstituteSymbol("L", 1)
+	if err := Verify(m); err != nil {
+		t.Fatal(err)
+	}
+	if got := Print(m); got != want {
+		t.Errorf("substituted:\n%s\nwant:\n%s", got, want)
+	}
+}

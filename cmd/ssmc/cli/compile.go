@@ -38,12 +38,16 @@ aligned for mapping, and metadata) that 'ssmc run' and the Go API load;
 with an OUT ending in .ir, or -, the optimized IR text is written instead.
 An ONNX model or IR file is written as IR text, or as a .ssmc artifact
 when OUT ends in .ssmc and the module is runnable, with every weight
-bound: functions @prefill and @step over the recurrent states, or one
-decoding-step function (an ONNX decode graph: input_ids [b, 1] and the
-stacked states in, logits [b, V] and the new states out), which becomes
-a step-only model that prefills by stepping through the prompt. An ONNX
-graph of one forward pass without states is refused (its optimized IR
-can still be written).
+bound: functions @prefill and @step over the recurrent states; or one
+function over a whole sequence that passes the stacked states through
+(input_ids [b, l] and the states in, logits [b, l, V] and the new states
+out, as ONNX's opset-27 export with CausalConvWithState and
+LinearAttention has it), which becomes @prefill and, fixed to one token,
+@step; or one decoding-step function (an ONNX decode graph: input_ids
+[b, 1] and the states in, logits [b, V] and the new states out), which
+becomes a step-only model that prefills by stepping through the prompt.
+An ONNX graph of one forward pass without states is refused (its
+optimized IR can still be written).
 
 --target cuda also generates CUDA kernels for the model (see package
 codegen/cuda) and stores them in the artifact, sections "kernels.cu" and

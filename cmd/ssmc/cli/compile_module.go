@@ -14,12 +14,14 @@ import (
 // .ssmc artifact when it is a runnable model: functions @prefill
 // (input_ids → logits and the final states) and @step (input_ids and the
 // states → logits and the new states), which is what the Go API and
-// 'ssmc run' execute. Anything else (an ONNX graph of one forward pass,
+// 'ssmc run' execute, or one function that ssmc.AsStepModel (an ONNX
+// decode graph) or ssmc.AsStatefulModel (a sequence graph passing the
+// states through) turns into them. Anything else (an ONNX graph of one forward pass,
 // say) is refused with what it has, rather than written as something a
 // runtime cannot load.
 func saveModuleArtifact(path, source string, m *ir.Module, dtype string) error {
 	model, err := ssmc.FromModule(m)
-	if err != nil && ssmc.AsStepModel(m) {
+	if err != nil && (ssmc.AsStepModel(m) || ssmc.AsStatefulModel(m)) {
 		model, err = ssmc.FromModule(m)
 	}
 	if err != nil {
