@@ -23,6 +23,15 @@ type LoadOptions struct {
 	// Any other name registered with package runtime/backend works like
 	// "cuda".
 	Backend string
+	// Adapters, for a model compiled with LoRA adapters kept apart
+	// (ssmc compile --lora DIR -lora-mode fused), are PEFT adapter
+	// folders to use in their place, in the order of the compile's
+	// --lora flags: same target modules and ranks, any values, alpha and
+	// rsLoRA setting. The model then computes exactly what compiling the
+	// base with these adapters would, without recompiling. A mismatch
+	// (another target, rank or number of adapters) is an error naming the
+	// folder and the module.
+	Adapters []string
 }
 
 // autoBackends are the backends "auto" tries, in order, before the CPU.

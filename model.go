@@ -51,7 +51,15 @@ func LoadWith(path string, opts LoadOptions) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := newModel(art.Module, opts, art)
+	compiled := art // the kernels stored in the artifact fit its own adapters
+	if len(opts.Adapters) > 0 {
+		if err := swapAdapters(art.Module, opts.Adapters); err != nil {
+			art.Close()
+			return nil, fmt.Errorf("ssmc: %s: %w", path, err)
+		}
+		compiled = nil
+	}
+	m, err := newModel(art.Module, opts, compiled)
 	if err != nil {
 		art.Close()
 		return nil, fmt.Errorf("ssmc: %s: %w", path, err)

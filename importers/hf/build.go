@@ -263,7 +263,8 @@ func (g *gen) layer(i int, h, convState, ssmState *ir.Value) (out, convOut, ssmO
 }
 
 // embed emits the embedding lookup of ids [B,L] as f32 [B,L,d_model], plus
-// any embedding adapters: + s·MatMul(Gather(Aᵀ, ids), B, transpose_b).
+// any embedding adapters: + MatMul(Gather(Aᵀ, ids), s·B, transpose_b), the
+// scale folded into B (EmbeddingFactors).
 func (g *gen) embed(ids *ir.Value) *ir.Value {
 	e := g.op(ir.OpGather, ir.Attrs{"axis": int64(0)}, g.param(EmbeddingName), ids)
 	if e.Type.DType != ir.F32 {
@@ -272,7 +273,10 @@ func (g *gen) embed(ids *ir.Value) *ir.Value {
 	for _, l := range g.ads[EmbeddingName] {
 		rows := g.op(ir.OpGather, ir.Attrs{"axis": int64(0)}, g.param(l.a), ids)
 		up := g.op(ir.OpMatMul, ir.Attrs{"transpose_b": true}, rows, g.param(l.b))
-		e = g.op(ir.OpAdd, nil, e, g.op(ir.OpMul, nil, up, g.scalar(l.scale)))
+		if l.scale != 1 {
+			up = g.op(ir.OpMul, nil, up, g.scalar(l.scale))
+		}
+		e = g.op(ir.OpAdd, nil, e, up)
 	}
 	return e
 }

@@ -103,7 +103,8 @@ func attachAdapters(c *Config, w map[string]*ir.Tensor, ads []peft.Adapter) (map
 		w[l.b] = ad.B
 		if ad.Embedding {
 			l.a += "_T"
-			w[l.a] = transposeF32(ad.A)
+			w[l.a], w[l.b] = EmbeddingFactors(ad)
+			l.scale = 1
 		} else {
 			w[l.a] = ad.A
 		}
@@ -155,6 +156,20 @@ func checkFactors(ad peft.Adapter, base *ir.Tensor) error {
 }
 
 // transposeF32 returns the transpose of a matrix as a new f32 tensor.
+// EmbeddingFactors returns the weights an embedding adapter becomes:
+// Aᵀ [vocab, r] (A transposed, so that a token's row is a Gather) and
+// scale·B [dim, r], both f32, the scale folded into B (computed in
+// float64, rounded once) so that no constant of the adapter's is left in
+// the graph: the lookup adds Gather(Aᵀ, ids)·(scale·B)ᵀ. Swapping adapters
+// at load time (ssmc.LoadOptions.Adapters) computes the same tensors.
+func EmbeddingFactors(ad peft.Adapter) (aT, b *ir.Tensor) {
+	v := ad.B.Float64s()
+	for i := range v {
+		v[i] *= ad.Scale
+	}
+	return transposeF32(ad.A), ir.TensorFromFloat64s(ir.F32, ad.B.Shape, v)
+}
+
 func transposeF32(t *ir.Tensor) *ir.Tensor {
 	rows, cols := int(t.Shape[0]), int(t.Shape[1])
 	src := t.Float64s()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"sort"
 
 	"github.com/ssmc-dev/ssmc/ir"
@@ -52,10 +53,59 @@ func Save(path string, m *ir.Module, meta Meta, extra ...Section) error {
 			}
 		}
 	}
-	names := make([]string, 0, len(used))
+	var base, adapters []string
 	for n := range used {
-		names = append(names, n)
+		if IsAdapterWeight(n) {
+			adapters = append(adapters, n)
+		} else {
+			base = append(base, n)
+		}
 	}
+	metaJSON, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		return err
+	}
+	sections := []Section{
+		{Name: metaName, Data: metaJSON},
+		{Name: irName, Data: []byte(ir.Print(m))},
+	}
+	sections = append(sections, extra...)
+	baseSecs, err := tensorSections(weightsIdxKey, WeightsName, base, used)
+	if err != nil {
+		return err
+	}
+	sections = append(sections, baseSecs...)
+	if len(adapters) > 0 {
+		adSecs, err := tensorSections(adaptersIdxKey, AdaptersName, adapters, used)
+		if err != nil {
+			return err
+		}
+		sections = append(sections, adSecs...)
+	}
+	return WriteFile(path, sections)
+}
+
+// AdaptersName is the section holding the LoRA adapters' factors of a
+// model compiled with adapters kept apart from the base weights
+// (-lora-mode fused): every weight IsAdapterWeight names, laid out as
+// the base weights are, with its index in "adapters.index". Loading
+// binds them like the base weights; ssmc.LoadOptions.Adapters replaces
+// them with other adapters' factors without recompiling.
+const (
+	AdaptersName   = "adapters"
+	adaptersIdxKey = "adapters.index"
+)
+
+// adapterWeight matches the names the checkpoint importer gives LoRA
+// factors: "<base weight>.lora.<k>.A" (or A_T, B).
+var adapterWeight = regexp.MustCompile(`\.lora\.[0-9]+\.(A|A_T|B)$`)
+
+// IsAdapterWeight reports whether name is a LoRA factor's weight name.
+func IsAdapterWeight(name string) bool { return adapterWeight.MatchString(name) }
+
+// tensorSections lays out the named tensors of used (sorted, each aligned
+// for mapping) as an index section and a data section.
+func tensorSections(idxName, dataName string, names []string, used map[string]*ir.Tensor) ([]Section, error) {
 	sort.Strings(names)
 	index := make([]WeightEntry, len(names))
 	off := int64(0)
@@ -65,22 +115,11 @@ func Save(path string, m *ir.Module, meta Meta, extra ...Section) error {
 		index[i] = WeightEntry{Name: n, DType: w.DType.String(), Shape: w.Shape, Offset: off, Length: int64(len(w.Data))}
 		off += int64(len(w.Data))
 	}
-	total := off
 	idx, err := json.Marshal(index)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	metaJSON, err := json.MarshalIndent(meta, "", "  ")
-	if err != nil {
-		return err
-	}
-	sections := []Section{
-		{Name: metaName, Data: metaJSON},
-		{Name: irName, Data: []byte(ir.Print(m))},
-		{Name: weightsIdxKey, Data: idx},
-	}
-	sections = append(sections, extra...)
-	sections = append(sections, Section{Name: WeightsName, Len: total, Write: func(w io.Writer) error {
+	return []Section{{Name: idxName, Data: idx}, {Name: dataName, Len: off, Write: func(w io.Writer) error {
 		pos := int64(0)
 		zeros := make([]byte, sectionAlign)
 		for i, e := range index {
@@ -93,8 +132,7 @@ func Save(path string, m *ir.Module, meta Meta, extra ...Section) error {
 			pos = e.Offset + e.Length
 		}
 		return nil
-	}})
-	return WriteFile(path, sections)
+	}}}, nil
 }
 
 // Model is a loaded artifact: the IR with its weights bound in place to the
@@ -104,6 +142,9 @@ type Model struct {
 	Meta    Meta
 	Module  *ir.Module
 	Weights []WeightEntry
+	// Adapters are the entries of the "adapters" section (none for a
+	// model without adapters, or with them merged).
+	Adapters []WeightEntry
 }
 
 // Load opens an artifact, parses and verifies its IR and binds the weights
@@ -152,18 +193,44 @@ func load(f *File) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(idxB, &model.Weights); err != nil {
-		return nil, bad("weights.index: %v", err)
+	mod.Weights = map[string]*ir.Tensor{}
+	if model.Weights, err = bindTensors(f, idxB, WeightsName, mod.Weights); err != nil {
+		return nil, err
 	}
-	blob, _ := f.Section(WeightsName)
-	mod.Weights = make(map[string]*ir.Tensor, len(model.Weights))
-	for _, e := range model.Weights {
+	if idxA, ok := f.Section(adaptersIdxKey); ok {
+		if model.Adapters, err = bindTensors(f, idxA, AdaptersName, mod.Weights); err != nil {
+			return nil, err
+		}
+	}
+	if err := ir.Verify(mod); err != nil {
+		return nil, bad("%v", err)
+	}
+	model.Module = mod
+	return model, nil
+}
+
+// Close releases the mapping; the module's weights become invalid.
+func (m *Model) Close() error { return m.File.Close() }
+
+// bindTensors parses the index idx of data section dataName and binds
+// each tensor, zero-copy, into weights, checking every entry against the
+// section's bounds and its dtype and shape.
+func bindTensors(f *File, idx []byte, dataName string, weights map[string]*ir.Tensor) ([]WeightEntry, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("artifact %s: %s", f.path, fmt.Sprintf(format, args...))
+	}
+	var entries []WeightEntry
+	if err := json.Unmarshal(idx, &entries); err != nil {
+		return nil, bad("%s.index: %v", dataName, err)
+	}
+	blob, _ := f.Section(dataName)
+	for _, e := range entries {
 		dt, err := ir.ParseDType(e.DType)
 		if err != nil {
 			return nil, bad("weight %s: %v", e.Name, err)
 		}
 		if e.Offset < 0 || e.Length < 0 || e.Offset%sectionAlign != 0 || e.Offset > int64(len(blob)) || e.Length > int64(len(blob))-e.Offset {
-			return nil, bad("weight %s: bytes [%d, +%d) outside the weights section (%d bytes)", e.Name, e.Offset, e.Length, len(blob))
+			return nil, bad("weight %s: bytes [%d, +%d) outside the %s section (%d bytes)", e.Name, e.Offset, e.Length, dataName, len(blob))
 		}
 		n := int64(1)
 		for _, d := range e.Shape {
@@ -175,21 +242,14 @@ func load(f *File) (*Model, error) {
 		if n > math.MaxInt64/8 || n*int64(dt.Size()) != e.Length {
 			return nil, bad("weight %s: %v%v needs %d bytes, index says %d", e.Name, dt, e.Shape, n*int64(dt.Size()), e.Length)
 		}
-		if mod.Weights[e.Name] != nil {
+		if weights[e.Name] != nil {
 			return nil, bad("weight %s listed twice", e.Name)
 		}
 		t, err := ir.NewTensor(dt, e.Shape, blob[e.Offset:e.Offset+e.Length:e.Offset+e.Length])
 		if err != nil {
 			return nil, bad("weight %s: %v", e.Name, err)
 		}
-		mod.Weights[e.Name] = t
+		weights[e.Name] = t
 	}
-	if err := ir.Verify(mod); err != nil {
-		return nil, bad("%v", err)
-	}
-	model.Module = mod
-	return model, nil
+	return entries, nil
 }
-
-// Close releases the mapping; the module's weights become invalid.
-func (m *Model) Close() error { return m.File.Close() }

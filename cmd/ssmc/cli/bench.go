@@ -16,7 +16,7 @@ import (
 
 var benchCmd = &command{
 	name:  "bench",
-	args:  "MODEL.ssmc [--json] [--runs N] [--prefill 128,512] [--decode-batch 1,8] [--decode-steps N] [--backend auto|cpu|cuda]",
+	args:  "MODEL.ssmc [--json] [--runs N] [--prefill 128,512] [--decode-batch 1,8] [--decode-steps N] [--backend auto|cpu|cuda] [--adapter DIR]...",
 	short: "measure prefill and decode speed of a compiled model",
 	long: `
 Bench loads a compiled model and reports the median of --runs runs of:
@@ -28,7 +28,8 @@ peak resident memory, and the state bytes per sequence. Prompts are random
 token ids (seeded). A progress line goes to stderr; --json prints one JSON
 object on stdout. --backend selects where the model runs as for run (auto:
 the GPU when CUDA is available, else the CPU); the report names the
-backend used ("backend" in the JSON).`,
+backend used ("backend" in the JSON). --adapter swaps LoRA adapters in
+as for run.`,
 	define: func(fs *flag.FlagSet) func(*ctx, []string) error {
 		asJSON := fs.Bool("json", false, "print one JSON object")
 		runs := fs.Int("runs", 5, "runs per measurement (the median is reported)")
@@ -36,6 +37,8 @@ backend used ("backend" in the JSON).`,
 		decode := fs.String("decode-batch", "1,8", "decode batch `sizes`")
 		steps := fs.Int("decode-steps", 32, "decode steps per run")
 		be := backendFlag(fs)
+		var adapters stringList
+		fs.Var(&adapters, "adapter", "use the PEFT LoRA adapter in `DIR` in place of the model's (repeatable, in --lora order; see help)")
 		return func(c *ctx, args []string) error {
 			if len(args) != 1 {
 				return usagef("bench takes one model, got %d", len(args))
@@ -44,6 +47,7 @@ backend used ("backend" in the JSON).`,
 			if err != nil {
 				return err
 			}
+			opts.Adapters = adapters
 			lens, err := parseIDs(*prefill)
 			if err != nil {
 				return usagef("--prefill: %v", err)

@@ -124,6 +124,9 @@ func inspect(path string, ck checkpointOptions, verify bool) (*inspection, error
 		for _, w := range m.Weights {
 			info.Tensors = append(info.Tensors, tensorRow{w.Name, w.DType, w.Shape, w.Length})
 		}
+		for _, w := range m.Adapters { // the "adapters" section: swappable at load
+			info.Tensors = append(info.Tensors, tensorRow{w.Name, w.DType, w.Shape, w.Length})
+		}
 		mod = m.Module
 	}
 	for _, t := range info.Tensors {

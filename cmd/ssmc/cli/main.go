@@ -197,5 +197,7 @@ func cleanMessage(msg string) string {
 	if i := strings.Index(msg, "\ngoroutine "); i >= 0 {
 		msg = msg[:i] + "\n(stack trace omitted; rerun with SSMC_TRACEBACK=1 to see it)"
 	}
+	// Errors from package ssmc already carry the prefix the command adds.
+	msg = strings.TrimPrefix(msg, "ssmc: ")
 	return strings.TrimRight(msg, "\n")
 }

@@ -14,7 +14,7 @@ import (
 
 var runCmd = &command{
 	name:  "run",
-	args:  "MODEL.ssmc --prompt TEXT | --tokens 1,2,3 [-n 64] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--logits-out FILE] [--backend auto|cpu|cuda]",
+	args:  "MODEL.ssmc --prompt TEXT | --tokens 1,2,3 [-n 64] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--logits-out FILE] [--backend auto|cpu|cuda] [--adapter DIR]...",
 	short: "generate tokens with a compiled model",
 	long: `
 Run loads a compiled model and generates -n tokens after the prompt. With
@@ -29,7 +29,13 @@ Decoding is greedy unless --temperature > 0; --top-k, --top-p,
 
 --backend auto (the default) runs on the GPU when CUDA is available and
 on the CPU otherwise; cpu and cuda force one (cuda fails, saying why,
-without a usable GPU). The backend used, and why, goes to stderr.`,
+without a usable GPU). The backend used, and why, goes to stderr.
+
+--adapter DIR, for a model compiled with --lora DIR -lora-mode fused,
+uses that PEFT LoRA adapter in place of the one compiled in, without
+recompiling: it must adapt the same modules with the same ranks (values,
+lora_alpha and rsLoRA may differ). Repeat it for models compiled with
+several adapters, in the same order.`,
 	define: func(fs *flag.FlagSet) func(*ctx, []string) error {
 		toks := fs.String("tokens", "", "the prompt as comma-separated token `ids`")
 		text := fs.String("prompt", "", "the prompt as `TEXT` (needs an embedded tokenizer)")
@@ -44,6 +50,8 @@ without a usable GPU). The backend used, and why, goes to stderr.`,
 		stop := fs.String("stop", "", "comma-separated token ids that end generation")
 		logitsOut := fs.String("logits-out", "", "write the prompt's logits as JSON to `FILE` (- for stdout)")
 		be := backendFlag(fs)
+		var adapters stringList
+		fs.Var(&adapters, "adapter", "use the PEFT LoRA adapter in `DIR` in place of the model's (repeatable, in --lora order; see help)")
 		return func(c *ctx, args []string) error {
 			if len(args) != 1 {
 				return usagef("run takes one model, got %d", len(args))
@@ -52,6 +60,7 @@ without a usable GPU). The backend used, and why, goes to stderr.`,
 			if err != nil {
 				return err
 			}
+			opts.Adapters = adapters
 			var prompts [][]int
 			given := 0
 			for _, f := range []string{*toks, *batch, *text} {
