@@ -38,6 +38,24 @@ type refCase struct {
 // user takes (checkpoint importer, CPU backend, sessions) and compares
 // every logit and the final states with the stored independent results.
 func TestReference(t *testing.T) {
+	cases := referenceCases(t)
+	ck, err := hf.Load(referenceDir, hf.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ck.Close()
+	m, err := FromModule(ck.Module)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := checkReference(t, m, cases)
+	t.Logf("max abs diff against the reference: %.3g", worst)
+}
+
+// referenceCases reads the shared reference's cases, skipping the test
+// when the shared material is absent.
+func referenceCases(t *testing.T) []refCase {
+	t.Helper()
 	data, err := os.ReadFile(referenceDir + "/reference.json")
 	if err != nil {
 		t.Skipf("shared reference not available: %v", err)
@@ -48,17 +66,7 @@ func TestReference(t *testing.T) {
 	if err := json.Unmarshal(data, &ref); err != nil {
 		t.Fatal(err)
 	}
-	ck, err := hf.Load(referenceDir, hf.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ck.Close()
-	m, err := FromModule(ck.Module)
-	if err != nil {
-		t.Fatal(err)
-	}
-	worst := checkReference(t, m, ref.Cases)
-	t.Logf("max abs diff against the reference: %.3g", worst)
+	return ref.Cases
 }
 
 // checkReference runs every reference case through m with sessions
@@ -136,16 +144,7 @@ func checkReference(t *testing.T, m *Model, cases []refCase) float64 {
 // against the same independent results: prefill by stepping, the
 // batch-2 steps and the final states (all K conv columns here).
 func TestReferenceStepONNX(t *testing.T) {
-	data, err := os.ReadFile(referenceDir + "/reference.json")
-	if err != nil {
-		t.Skipf("shared reference not available: %v", err)
-	}
-	var ref struct {
-		Cases []refCase `json:"cases"`
-	}
-	if err := json.Unmarshal(data, &ref); err != nil {
-		t.Fatal(err)
-	}
+	cases := referenceCases(t)
 	mod, err := onnx.Load(referenceDir + "/step.onnx")
 	if err != nil {
 		t.Fatal(err)
@@ -163,6 +162,6 @@ func TestReferenceStepONNX(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	worst := checkReference(t, m, ref.Cases)
+	worst := checkReference(t, m, cases)
 	t.Logf("max abs diff against the reference: %.3g", worst)
 }

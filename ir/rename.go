@@ -14,49 +14,17 @@ func (f *Func) RenameSymbol(old, new string) {
 	if old == new || old == "" || new == "" {
 		return
 	}
-	for _, a := range f.Args {
-		a.Type = renameInType(a.Type, old, new)
-	}
-	for _, v := range f.Body {
-		v.Type = renameInType(v.Type, old, new)
-		for k, a := range v.Attrs {
-			if s, ok := a.(Shape); ok {
-				v.Attrs[k] = renameInShape(s, old, new)
+	f.mapShapes(func(d Dim) Dim {
+		fs := strings.Split(d.S, "*")
+		for j := range fs {
+			if fs[j] == old {
+				fs[j] = new
 			}
 		}
-	}
-}
-
-func renameInType(t Type, old, new string) Type {
-	if t.IsTuple() {
-		elems := make([]Type, len(t.Elems))
-		for i, e := range t.Elems {
-			elems[i] = renameInType(e, old, new)
-		}
-		return TupleType(elems...)
-	}
-	return TensorType(t.DType, renameInShape(t.Shape, old, new))
-}
-
-func renameInShape(s Shape, old, new string) Shape {
-	if s == nil {
-		return nil
-	}
-	out := s.Clone()
-	for i, d := range out {
-		if d.S == "" {
-			continue
-		}
-		f := strings.Split(d.S, "*")
-		for j := range f {
-			if f[j] == old {
-				f[j] = new
-			}
-		}
-		sort.Strings(f)
-		out[i].S = strings.Join(f, "*")
-	}
-	return out
+		sort.Strings(fs)
+		d.S = strings.Join(fs, "*")
+		return d
+	})
 }
 
 // SubstituteSymbol fixes the size symbol name to value throughout f, as
@@ -65,46 +33,52 @@ func renameInShape(s Shape, old, new string) Shape {
 // VerifyFunc afterwards: ops whose checks depended on the symbol are
 // checked anew.
 func (f *Func) SubstituteSymbol(name string, value int64) {
-	sub := func(s Shape) Shape {
+	f.mapShapes(func(d Dim) Dim {
+		var rest []string
+		found := false
+		for _, fct := range strings.Split(d.S, "*") {
+			if fct == name && !found {
+				found = true
+				continue
+			}
+			rest = append(rest, fct)
+		}
+		if !found {
+			return d
+		}
+		k := d.K * value
+		if len(rest) == 0 || k == 0 {
+			return Dim{Off: k + d.Off}
+		}
+		return Dim{K: k, S: strings.Join(rest, "*"), Off: d.Off}
+	})
+}
+
+// mapShapes replaces every symbolic dim d of f's argument and value types
+// (tuple elements included) and shape attributes by fn(d).
+func (f *Func) mapShapes(fn func(Dim) Dim) {
+	shape := func(s Shape) Shape {
 		if s == nil {
 			return nil
 		}
 		out := s.Clone()
 		for i, d := range out {
-			if d.S == "" {
-				continue
-			}
-			var rest []string
-			found := false
-			for _, fct := range strings.Split(d.S, "*") {
-				if fct == name && !found {
-					found = true
-					continue
-				}
-				rest = append(rest, fct)
-			}
-			if !found {
-				continue
-			}
-			k := d.K * value
-			if len(rest) == 0 || k == 0 {
-				out[i] = Dim{Off: k + d.Off}
-			} else {
-				out[i] = Dim{K: k, S: strings.Join(rest, "*"), Off: d.Off}
+			if d.S != "" {
+				out[i] = fn(d)
 			}
 		}
 		return out
 	}
-	var typ func(t Type) Type
+	var typ func(Type) Type
 	typ = func(t Type) Type {
-		if t.IsTuple() {
-			elems := make([]Type, len(t.Elems))
-			for i, e := range t.Elems {
-				elems[i] = typ(e)
-			}
-			return TupleType(elems...)
+		if !t.IsTuple() {
+			return TensorType(t.DType, shape(t.Shape))
 		}
-		return TensorType(t.DType, sub(t.Shape))
+		elems := make([]Type, len(t.Elems))
+		for i, e := range t.Elems {
+			elems[i] = typ(e)
+		}
+		return TupleType(elems...)
 	}
 	for _, a := range f.Args {
 		a.Type = typ(a.Type)
@@ -113,7 +87,7 @@ func (f *Func) SubstituteSymbol(name string, value int64) {
 		v.Type = typ(v.Type)
 		for k, a := range v.Attrs {
 			if s, ok := a.(Shape); ok {
-				v.Attrs[k] = sub(s)
+				v.Attrs[k] = shape(s)
 			}
 		}
 	}

@@ -87,26 +87,9 @@ func gemmBF16Kernel() {
 	DECQ(kp)
 	JNZ(LabelRef("loop"))
 	Label("store")
-	cp := Load(Param("c"), GP64())
-	ldc := Load(Param("ldc"), GP64())
-	SHLQ(U8(2), ldc)
-	flag := Load(Param("acc"), GP8())
-	TESTB(flag, flag)
-	JZ(LabelRef("overwrite"))
-	for i := 0; i < mr; i++ {
-		for v := 0; v < 2; v++ {
-			VADDPS(Mem{Base: cp, Disp: 64 * v}, zmm(2*i+v), zmm(2*i+v))
-			VMOVUPS(zmm(2*i+v), Mem{Base: cp, Disp: 64 * v})
-		}
-		ADDQ(ldc, cp)
+	regs := make([][]Op, mr)
+	for i := range regs {
+		regs[i] = []Op{zmm(2 * i), zmm(2*i + 1)}
 	}
-	vzeroRet()
-	Label("overwrite")
-	for i := 0; i < mr; i++ {
-		for v := 0; v < 2; v++ {
-			VMOVUPS(zmm(2*i+v), Mem{Base: cp, Disp: 64 * v})
-		}
-		ADDQ(ldc, cp)
-	}
-	vzeroRet()
+	storeTile(regs, 64)
 }

@@ -381,24 +381,38 @@ func gemmKernel(s isa) {
 	DECQ(kc)
 	JNZ(LabelRef("loop1"))
 	Label("store")
+	regs := make([][]Op, mr)
+	for i := range acc {
+		for _, r := range acc[i] {
+			regs[i] = append(regs[i], r)
+		}
+	}
+	storeTile(regs, s.bytes())
+}
+
+// storeTile emits the end of a GEMM micro-kernel: tile row i, held in
+// regs[i] (vectors of vbytes bytes), is added to the row of c (parameter
+// "c", rows "ldc" floats apart) when parameter "acc" is true, else
+// stored over it; then the function returns.
+func storeTile(regs [][]Op, vbytes int) {
 	cp := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc)
 	flag := Load(Param("acc"), GP8())
 	TESTB(flag, flag)
 	JZ(LabelRef("overwrite"))
-	for i := 0; i < mr; i++ {
-		for v := 0; v < nv; v++ {
-			VADDPS(Mem{Base: cp, Disp: v * s.bytes()}, acc[i][v], acc[i][v])
-			VMOVUPS(acc[i][v], Mem{Base: cp, Disp: v * s.bytes()})
+	for _, row := range regs {
+		for v, r := range row {
+			VADDPS(Mem{Base: cp, Disp: v * vbytes}, r, r)
+			VMOVUPS(r, Mem{Base: cp, Disp: v * vbytes})
 		}
 		ADDQ(ldc, cp)
 	}
 	vzeroRet()
 	Label("overwrite")
-	for i := 0; i < mr; i++ {
-		for v := 0; v < nv; v++ {
-			VMOVUPS(acc[i][v], Mem{Base: cp, Disp: v * s.bytes()})
+	for _, row := range regs {
+		for v, r := range row {
+			VMOVUPS(r, Mem{Base: cp, Disp: v * vbytes})
 		}
 		ADDQ(ldc, cp)
 	}
