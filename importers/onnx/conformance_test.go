@@ -31,6 +31,8 @@ type caseResult struct {
 	skipped []Unsupported // set when the model uses something unsupported
 	err     error         // set when a supported case failed
 	bound   bool          // inputs were fixed at compile time (Options.Constants)
+	cpu     cpuOutcome    // the CPU backend against the reference
+	cpuErr  error
 }
 
 // TestConformance imports every ONNX node test, runs the pass pipeline and
@@ -39,7 +41,10 @@ type caseResult struct {
 // f16 and bf16, whose results are rounded to 11 and 8 bits: 1e-3 + 1e-3·|want|
 // and 1e-2 + 1e-2·|want|; integers and bools exactly). Cases that use an
 // unsupported operator, element type or form of an operator are skipped;
-// any other failure fails the test. It prints one summary line.
+// any other failure fails the test. Each passed case whose data the CPU
+// backend computes at the same precision (f32, integers, bools) also runs
+// there and must agree with the reference (runOnCPU). It prints a summary
+// line for each.
 func TestConformance(t *testing.T) {
 	dirs, err := filepath.Glob(filepath.Join(nodeTestsDir, "test_*"))
 	if err != nil || len(dirs) == 0 {
@@ -95,6 +100,18 @@ func TestConformance(t *testing.T) {
 		}
 	}
 	fmt.Printf("onnx-conformance: %d passed, %d failed, %d skipped\n", passed, failed, skipped)
+	agree, differ := 0, 0
+	for _, r := range results {
+		switch {
+		case r.err != nil || r.skipped != nil:
+		case r.cpu == cpuAgrees:
+			agree++
+		case r.cpu == cpuDiffers:
+			differ++
+			t.Errorf("%s: the CPU backend differs from the reference: %v", r.name, r.cpuErr)
+		}
+	}
+	fmt.Printf("onnx-conformance on the CPU backend: %d agree with the reference, %d differ, %d not run (f64/f16 data or an op without a CPU kernel)\n", agree, differ, passed-agree-differ)
 	if path := os.Getenv("ONNX_CONFORMANCE_REPORT"); path != "" {
 		writeReport(t, path, results)
 	}
@@ -186,6 +203,11 @@ func runCase(dir string) (res caseResult) {
 			if err := compareTensor(got[k], want[k], roundedCases[res.name]); err != nil {
 				res.err = fmt.Errorf("%s: output %d: %v", filepath.Base(set), k, err)
 				return res
+			}
+		}
+		if res.cpu != cpuDiffers {
+			if o, err := runOnCPU(f, m.Weights, ins, got); o != cpuNotRun || res.cpu == cpuNotRun {
+				res.cpu, res.cpuErr = o, err
 			}
 		}
 	}

@@ -37,11 +37,12 @@ func KernelFor(op ir.Op) (Kernel, error) {
 }
 
 // referenceOnly lists ops the CPU backend runs through the reference
-// interpreter because they have no kernel yet. Mamba models never use
-// them; ONNX imports of other models may.
+// interpreter because they have no kernel yet: LinearScan, the ONNX
+// importer's vectorized form of a Scan loop, which the fusion passes turn
+// into SelectiveScan whenever it is a Mamba recurrence; other recurrences
+// run here, correct but slow.
 var referenceOnly = map[ir.Op]bool{
-	ir.OpWhere: true, ir.OpCompare: true, ir.OpErf: true,
-	ir.OpReduceMax: true, ir.OpCumSum: true, ir.OpLinearScan: true,
+	ir.OpLinearScan: true,
 }
 
 // Scratch is reusable temporary memory for kernels. It grows to the

@@ -165,7 +165,7 @@ func rowStrides(shape, st []int) {
 }
 
 // maxOps is the most operands a walk tracks.
-const maxOps = 2
+const maxOps = 3
 
 // walk visits a row-major index space in runs along its last dimension,
 // keeping for each operand the offset of the current run's first element.

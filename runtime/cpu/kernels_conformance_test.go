@@ -12,7 +12,7 @@ import (
 // allCases gathers the conformance cases of every kernel family.
 func allCases() []kcase {
 	var cs []kcase
-	for _, f := range []func() []kcase{elementwiseCases, matmulCases, shapeCases, reduceCases, convCases, scanCases, fusedCases} {
+	for _, f := range []func() []kcase{elementwiseCases, matmulCases, shapeCases, reduceCases, convCases, scanCases, fusedCases, onnxCases} {
 		cs = append(cs, f()...)
 	}
 	return cs

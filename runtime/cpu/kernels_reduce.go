@@ -77,8 +77,9 @@ func sumSquares(x []float32) float32 {
 	return ((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7))
 }
 
-// reduceKernel computes ReduceSum and ReduceMean over the axes (all axes
-// when the attribute is absent), the reduced dims kept as 1 when keepdims:
+// reduceKernel computes ReduceSum, ReduceMean and ReduceMax over the axes
+// (all axes when the attribute is absent), the reduced dims kept as 1 when
+// keepdims (ReduceMax: see reduceMax):
 //
 //	for each output element o (the kept dims, row-major):
 //	    s = sum of x over the reduced dims at o
@@ -150,6 +151,10 @@ func reduceKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 	}
 	wk.prepare()
 	wr.prepare()
+	if v.Op == ir.OpReduceMax {
+		reduceMax(&wk, &wr, x, y, v)
+		return nil
+	}
 	o := 0
 	for kr := 0; kr < wk.rows; kr++ {
 		for i := 0; i < wk.n; i++ {
@@ -186,6 +191,45 @@ func reduceKernel(s *Scratch, v *ir.Value, in, out []*Tensor) error {
 		wrapInt(valueDType(v, 0), y.I64)
 	}
 	return nil
+}
+
+// reduceMax is reduceKernel's ReduceMax, walking the kept dims (wk) and
+// for each the reduced ones (wr):
+//
+//	y[o] = max of x over the reduced dims at o, starting from -inf (f32)
+//	       or the minimum of x's integer dtype; a NaN wins
+func reduceMax(wk, wr *walk, x, y *Tensor, v *ir.Value) {
+	lo, _ := intRange(v.Args[0].Type.DType)
+	o := 0
+	for kr := 0; kr < wk.rows; kr++ {
+		for i := 0; i < wk.n; i++ {
+			wr.setBase(0, wk.off[0]+i*wk.inner[0])
+			wr.reset()
+			if x.DType == ir.I64 {
+				m := lo
+				for rr := 0; rr < wr.rows; rr++ {
+					for q, p := 0, wr.off[0]; q < wr.n; q, p = q+1, p+wr.inner[0] {
+						m = max(m, x.I64[p])
+					}
+					wr.next()
+				}
+				y.I64[o] = m
+			} else {
+				m := float32(math.Inf(-1))
+				for rr := 0; rr < wr.rows; rr++ {
+					for q, p := 0, wr.off[0]; q < wr.n; q, p = q+1, p+wr.inner[0] {
+						if e := x.F32[p]; e > m || e != e {
+							m = e
+						}
+					}
+					wr.next()
+				}
+				y.F32[o] = m
+			}
+			o++
+		}
+		wk.next()
+	}
 }
 
 // rmsNormKernel normalizes each row of the last axis (n elements):
