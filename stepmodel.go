@@ -8,10 +8,11 @@ import (
 
 // AsStepModel turns a module of one decoding-step function, as an ONNX
 // decode graph imports (input_ids [b, 1] and the stacked states in;
-// logits [b, V] and the new states out), into a step-only model: the
-// function becomes @step and its batch symbol B. Sessions prefill such a
-// model by stepping through the prompt. It reports whether m had that
-// shape (and was changed).
+// logits [b, V] or [b, 1, V] and the new states out), into a step-only
+// model: the function becomes @step, its batch symbol B, its logits
+// [B, V]. Sessions prefill such a model by stepping through the prompt.
+// It reports whether m had that shape (and was changed); m is left as it
+// was otherwise.
 func AsStepModel(m *ir.Module) bool {
 	if len(m.Funcs) != 1 || m.Func("prefill") != nil {
 		return false
@@ -25,7 +26,13 @@ func AsStepModel(m *ir.Module) bool {
 		return false
 	}
 	b := ids.Shape[0]
-	if b.K != 1 || b.Off != 0 || strings.Contains(b.S, "*") || logits.Shape.Rank() != 2 || logits.Shape[0] != b {
+	if b.K != 1 || b.Off != 0 || strings.Contains(b.S, "*") || logits.Shape.Rank() < 2 || logits.Shape[0] != b {
+		return false
+	}
+	switch {
+	case logits.Shape.Rank() == 2:
+	case logits.Shape.Rank() == 3 && logits.Shape[1] == ir.StaticDim(1):
+	default:
 		return false
 	}
 	for i, a := range f.Args[1:] {
@@ -33,9 +40,22 @@ func AsStepModel(m *ir.Module) bool {
 			return false
 		}
 	}
-	f.Name = "step"
-	f.RenameSymbol(b.S, BatchSymbol)
-	return ir.Verify(m) == nil
+	sf := f.Clone()
+	sf.Name = "step"
+	sf.RenameSymbol(b.S, BatchSymbol)
+	if logits.Shape.Rank() == 3 { // [B, 1, V] -> [B, V]
+		r, err := sf.Append(ir.OpReshape, ir.Attrs{"shape": ir.Shape{ir.SymDim(BatchSymbol), logits.Shape[2]}}, sf.Results[0])
+		if err != nil {
+			return false
+		}
+		sf.Results[0] = r
+	}
+	adapted := &ir.Module{Funcs: []*ir.Func{sf}, Weights: m.Weights}
+	if ir.Verify(adapted) != nil {
+		return false
+	}
+	m.Funcs = adapted.Funcs
+	return true
 }
 
 // AsStatefulModel turns a module of one function over a whole sequence

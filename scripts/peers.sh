@@ -36,12 +36,18 @@ if [ ! -f "$work/m130.onnx" ]; then
 	SSMC_EXPORT_ONNX_DIR="$work/m130" SSMC_EXPORT_ONNX_OUT="$work/m130.onnx" \
 		go test ./importers/onnx -run TestExportMambaONNXFile -count=1 >/dev/null
 fi
+if [ ! -f "$work/m130-decode.onnx" ]; then
+	SSMC_EXPORT_ONNX_SHAPE=decode SSMC_EXPORT_ONNX_DIR="$work/m130" SSMC_EXPORT_ONNX_OUT="$work/m130-decode.onnx" \
+		go test ./importers/onnx -run TestExportMambaONNXFile -count=1 >/dev/null
+fi
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 for r in $(seq "$rounds"); do
 	echo "round $r/$rounds" >&2
 	NODE_PATH="$ort/node_modules" node tools/peers/ort-bench.js "$work/m130.onnx" "$runs" 128,512 |
 		awk '/^prefill/ {print "ort f32 prefill" $2, $3}' >>"$work/results.$$"
+	NODE_PATH="$ort/node_modules" node tools/peers/ort-bench.js "$work/m130-decode.onnx" decode "$runs" 1,8 24 1536 4 16 |
+		awk '/^decode batch/ {print "ort f32 decode" $3, $4}' >>"$work/results.$$"
 	for dt in f32 bf16; do
 		"$work/ssmc" bench "$work/$dt.ssmc" --runs "$runs" --backend cpu 2>/dev/null |
 			awk -v dt="$dt" '/^prefill/ {print "ssmc " dt " prefill" $2, $3} /^decode batch/ {print "ssmc " dt " decode" $3, $4}' >>"$work/results.$$"

@@ -22,7 +22,9 @@ import (
 // The graph is the "Scan" export shape (one Scan per layer with the
 // discretization in its body, opset 18; see mamba_export_test.go): input
 // input_ids [batch, seq], outputs the logits of every position and the
-// final SSM states. The checkpoint must be f32.
+// final SSM states; with SSMC_EXPORT_ONNX_SHAPE=decode, one decoding step
+// with the stacked states as inputs and outputs (opset 18). The
+// checkpoint must be f32.
 func TestExportMambaONNXFile(t *testing.T) {
 	dir, out := os.Getenv("SSMC_EXPORT_ONNX_DIR"), os.Getenv("SSMC_EXPORT_ONNX_OUT")
 	if dir == "" || out == "" {
@@ -53,6 +55,9 @@ func TestExportMambaONNXFile(t *testing.T) {
 	d := mambaDims{layers: cfg.NLayer, dModel: cfg.DModel, dInner: cfg.DInner, dState: cfg.DState,
 		dConv: cfg.DConv, dtRank: cfg.DTRank, eps: cfg.NormEps, tied: cfg.TieEmbeddings}
 	e := &mambaExport{d: d, w: w, shape: exportScan}
+	if os.Getenv("SSMC_EXPORT_ONNX_SHAPE") == "decode" {
+		e.shape = exportDecode
+	}
 	b, err := proto.Marshal(e.model())
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,10 @@ import (
 //	                activations, the conv padded on both sides and sliced,
 //	                the discretization for the whole sequence, then the
 //	                state update unrolled over Gathers of its steps
+//	exportDecode    opset 18: one decoding step with the stacked states as
+//	                graph inputs and outputs (input_ids [batch, 1]): the
+//	                conv as a window (Concat of the state and the token,
+//	                ReduceSum of window·w), the state update as one step
 //	exportOpset27   opset 27: CausalConvWithState and
 //	                LinearAttention(update_rule="gated") with one head per
 //	                channel (d_k = d_state, d_v = 1), RMSNormalization, and
@@ -41,7 +45,11 @@ const (
 	exportUnrolled
 	exportHFSlow
 	exportOpset27
+	exportDecode
 )
+
+// statesIO reports whether the export takes and returns the states.
+func (e *mambaExport) statesIO() bool { return e.shape == exportOpset27 || e.shape == exportDecode }
 
 // mambaDims are the sizes the writer needs.
 type mambaDims struct {
@@ -162,14 +170,17 @@ func (e *mambaExport) model() *onnxpb.ModelProto {
 	e.g = newWriter()
 	g, d := e.g, e.d
 	seq := any("seq")
-	if e.shape == exportUnrolled || e.shape == exportHFSlow {
+	switch e.shape {
+	case exportUnrolled, exportHFSlow:
 		seq = e.seqLen
+	case exportDecode:
+		seq = 1
 	}
 	f32 := onnxpb.TensorProto_FLOAT
 	inputs := []*onnxpb.ValueInfoProto{tinfo("input_ids", onnxpb.TensorProto_INT64, "batch", seq)}
 	outputs := []*onnxpb.ValueInfoProto{tinfo("logits", f32, "batch", seq, int(e.w["backbone.embeddings.weight"].Shape[0]))}
 	var convIn, ssmIn string
-	if e.shape == exportOpset27 {
+	if e.statesIO() {
 		convIn, ssmIn = "conv_state", "ssm_state"
 		inputs = append(inputs, tinfo(convIn, f32, d.layers, "batch", d.dInner, d.dConv-1),
 			tinfo(ssmIn, f32, d.layers, "batch", d.dInner, d.dState))
@@ -182,7 +193,7 @@ func (e *mambaExport) model() *onnxpb.ModelProto {
 	var convs, ssms []string
 	for i := 0; i < d.layers; i++ {
 		var cs, ss string
-		if e.shape == exportOpset27 {
+		if e.statesIO() {
 			layer := g.ints(true, int64(i))
 			cs = g.op("Gather", []string{convIn, layer}, attrInt("axis", 0))
 			ss = g.op("Gather", []string{ssmIn, layer}, attrInt("axis", 0))
@@ -199,7 +210,7 @@ func (e *mambaExport) model() *onnxpb.ModelProto {
 		head = "lm_head.weight"
 	}
 	g.nodes = append(g.nodes, nd("MatMul", "logits", []string{hn, e.weight(head, true)}, []string{"logits"}))
-	if e.shape == exportOpset27 {
+	if e.statesIO() {
 		g.nodes = append(g.nodes, nd("Concat", "conv_out", convs, []string{"conv_state_out"}, attrInt("axis", 0)))
 	}
 	g.nodes = append(g.nodes, nd("Concat", "ssm_out", ssms, []string{"ssm_state_out"}, attrInt("axis", 0)))
@@ -237,10 +248,18 @@ func (e *mambaExport) layer(i int, h, convState, ssmState string) (string, strin
 	xt := g.op("Transpose", []string{x}, attrInts("perm", 0, 2, 1))
 	cw, cb := e.weight(mixer("conv1d.weight"), false), e.weight(mixer("conv1d.bias"), false)
 	var xc, convOut string
-	if e.shape == exportOpset27 {
+	switch e.shape {
+	case exportOpset27:
 		r := g.ops("CausalConvWithState", []string{xt, cw, cb, convState}, 2, attrString("activation", "silu"))
 		xc, convOut = g.op("Transpose", []string{r[0]}, attrInts("perm", 0, 2, 1)), r[1]
-	} else {
+	case exportDecode:
+		// window [B, Di, K] = state ++ token; y = silu(Σ_k window·w + b)
+		win := g.op("Concat", []string{convState, xt}, attrInt("axis", 2))
+		w2 := g.op("Reshape", []string{cw, g.ints(false, int64(d.dInner), int64(d.dConv))})
+		c := g.op("ReduceSum", []string{g.op("Mul", []string{win, w2}), g.ints(false, 2)}, attrInt("keepdims", 0))
+		xc = g.unsqueeze(g.silu(g.op("Add", []string{c, cb})), 1)
+		convOut = g.op("Slice", []string{win, g.ints(false, 1), g.ints(false, int64(d.dConv)), g.ints(false, 2)})
+	default:
 		c := g.op("Conv", []string{xt, cw, cb}, attrInt("group", int64(d.dInner)),
 			attrInts("pads", int64(d.dConv-1), 0), attrInts("kernel_shape", int64(d.dConv)))
 		xc = g.silu(g.op("Transpose", []string{c}, attrInts("perm", 0, 2, 1)))
@@ -259,6 +278,10 @@ func (e *mambaExport) layer(i int, h, convState, ssmState string) (string, strin
 		y, ssmOut = e.unrolled(dt, xc, parts[1], parts[2], z, a, dv)
 	case exportOpset27:
 		y, ssmOut = e.linearAttention(dt, xc, parts[1], parts[2], z, a, dv, ssmState)
+	case exportDecode:
+		at0 := func(v string) string { return g.squeeze(v, 1) }
+		y, ssmOut = step(g, at0(dt), at0(xc), at0(parts[1]), at0(parts[2]), at0(z), ssmState, a, dv)
+		y = g.unsqueeze(y, 1)
 	}
 	out := g.op("MatMul", []string{y, e.weight(mixer("out_proj.weight"), true)})
 	return g.op("Add", []string{h, out}), convOut, ssmOut
